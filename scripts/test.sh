@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Lint, Django's own checks, then every test. Called by `make test` and so by .ci/run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${VENV:-.venv}/bin
+
+# PostgreSQL and Redis run on CI's machines; use them when they answer, SQLite and an in-memory broker otherwise.
+if [ -z "${DATABASE_URL:-}" ] && pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+  export DATABASE_URL="postgres://postgres@127.0.0.1:5432/test"
+fi
+if [ -z "${REDIS_URL:-}" ] && (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then
+  export REDIS_URL="redis://127.0.0.1:6379/15"
+fi
+echo "database: ${DATABASE_URL:-sqlite (default)}  broker: ${REDIS_URL:-local default}"
+
+"$BIN/ruff" check .
+"$BIN/ruff" format --check .
+"$BIN/python" manage.py check
+"$BIN/python" manage.py makemigrations --check --dry-run
+"$BIN/python" -m pytest "$@"
