@@ -1,1 +1,5 @@
-"""ALL-Lab's Django project: cases, slides, analysis runs, review and the LIS API."""
+"""ALL-Lab: the Django project. The Celery app is imported here so ``@shared_task`` binds to it."""
+
+from alllab.celery import app as celery_app
+
+__all__ = ["celery_app"]

@@ -1,0 +1,1 @@
+"""Labs, memberships and roles: who may see and do what."""

@@ -1,0 +1,45 @@
+"""Labs and memberships. A user sees a lab's data only through a membership, and the role says what they may do."""
+
+from django.conf import settings
+from django.db import models
+
+
+class Lab(models.Model):
+    """A laboratory: the unit of data isolation. Cases, slides and results belong to exactly one lab."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=60, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    """A user's place in one lab, with one role. A user may belong to several labs with different roles."""
+
+    class Role(models.TextChoices):
+        TECHNICIAN = "technician", "Technician"  # creates cases, uploads slides
+        PATHOLOGIST = "pathologist", "Pathologist"  # reviews results
+        LAB_ADMIN = "lab_admin", "Lab admin"  # manages the lab's users
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    lab = models.ForeignKey(Lab, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "lab"], name="membership_one_per_user_and_lab")]
+        ordering = ["lab__name", "user__username"]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.lab} ({self.get_role_display()})"
+
+
+# What each role may do; the one place these rules live (selectors and views ask through accounts.selectors).
+CASE_WRITE_ROLES = frozenset({Membership.Role.TECHNICIAN, Membership.Role.LAB_ADMIN})
+REVIEW_ROLES = frozenset({Membership.Role.PATHOLOGIST})
+ADMIN_ROLES = frozenset({Membership.Role.LAB_ADMIN})

@@ -1,0 +1,1 @@
+"""Analysis runs and the cells they found: the one door to ``inference``."""

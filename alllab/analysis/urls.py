@@ -1,0 +1,3 @@
+"""URLs of the analysis pages."""
+
+urlpatterns: list = []

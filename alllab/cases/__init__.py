@@ -1,0 +1,1 @@
+"""Cases and their slides: what a lab submits for screening."""

@@ -1,0 +1,3 @@
+"""URLs of the cases pages."""
+
+urlpatterns: list = []

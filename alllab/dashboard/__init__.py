@@ -1,0 +1,1 @@
+"""Pathologists' dashboard and the home page."""

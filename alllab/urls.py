@@ -1,0 +1,12 @@
+"""URL map: the pages, the auth views, and the lab-scoped admin."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("alllab.dashboard.urls")),
+    path("cases/", include("alllab.cases.urls")),
+    path("analysis/", include("alllab.analysis.urls")),
+    path("accounts/", include("alllab.accounts.urls")),
+    path("admin/", admin.site.urls),
+]
