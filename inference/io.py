@@ -1,0 +1,208 @@
+"""Read and validate smear images: whatever arrives, either an (H, W, 3) uint8 RGB array or a clear ``ImageError``.
+
+Uploads come from microscopes, phones and LIS exports, so the reader has to expect greyscale, 16-bit, CMYK,
+RGBA and palette images, EXIF-rotated phone pictures, truncated transfers, files that are not images at all,
+and decompression bombs. Everything is decoded with Pillow (never OpenCV, whose failures are silent ``None``
+or C++ asserts); the pixel count is checked from the header, before any pixel is decoded.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+DEFAULT_MAX_PIXELS = 60_000_000  # a 60 MP field is far above any microscope camera we know of
+
+# Formats a smear plausibly arrives in; anything else Pillow can open (EPS, ICO, PDF...) is refused.
+SUPPORTED_FORMATS = frozenset({"JPEG", "PNG", "TIFF", "BMP", "WEBP", "MPO", "GIF", "PPM"})
+
+
+class ImageError(ValueError):
+    """An image that cannot be analysed; ``code`` says why in one machine-readable word."""
+
+    code = "unreadable"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class EmptyImageError(ImageError):
+    """Zero bytes."""
+
+    code = "empty"
+
+
+class NotAnImageError(ImageError):
+    """The bytes are not an image format we can identify."""
+
+    code = "not_an_image"
+
+
+class TruncatedImageError(ImageError):
+    """The header is fine but the pixel data stops early or is corrupt."""
+
+    code = "truncated"
+
+
+class ImageTooLargeError(ImageError):
+    """More pixels than ``max_pixels``: refused before decoding (decompression bomb guard)."""
+
+    code = "too_large"
+
+
+class UnsupportedImageError(ImageError):
+    """An image, but in a format or mode we do not analyse."""
+
+    code = "unsupported"
+
+
+Source = str | Path | bytes | bytearray | BinaryIO
+
+
+def _read_bytes(source: Source) -> tuple[bytes, str]:
+    """Return the raw bytes and a short name for messages."""
+    if isinstance(source, bytes | bytearray):
+        return bytes(source), "<bytes>"
+    if isinstance(source, str | Path):
+        path = Path(source)
+        try:
+            return path.read_bytes(), str(path)
+        except FileNotFoundError:
+            raise NotAnImageError(f"{path}: no such file") from None
+        except IsADirectoryError:
+            raise NotAnImageError(f"{path}: is a directory, not an image") from None
+        except OSError as exc:
+            raise NotAnImageError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if hasattr(source, "read"):
+        data = source.read()
+        if not isinstance(data, bytes | bytearray):
+            raise NotAnImageError("file object must be opened in binary mode")
+        return bytes(data), getattr(source, "name", "<file>")
+    raise TypeError(f"load_image takes a path, bytes or a binary file object, not {type(source).__name__}")
+
+
+def _to_uint8(arr: np.ndarray) -> np.ndarray:
+    """Scale a 16-bit, 32-bit integer or float array to uint8 by its nominal range."""
+    if arr.dtype == np.uint8:
+        return arr
+    if arr.dtype == np.bool_:
+        return arr.astype(np.uint8) * 255
+    if np.issubdtype(arr.dtype, np.floating):
+        finite = np.nan_to_num(arr.astype(np.float64), nan=0.0, posinf=1.0, neginf=0.0)
+        # Float images are 0..1 by convention; some tools write 0..255 or 0..65535.
+        top = finite.max(initial=0.0)
+        scale = 1.0 if top <= 1.0 else (255.0 if top <= 255.0 else 65535.0)
+        return np.clip(finite / scale * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    if np.issubdtype(arr.dtype, np.integer):
+        info = np.iinfo(arr.dtype)
+        # Many 16-bit microscope images use only 10 or 12 bits; stretch by the real maximum rather than 65535
+        # so they do not come out nearly black, but never stretch an 8-bit-range image.
+        top = int(arr.max(initial=0))
+        full = 255 if top <= 255 else (4095 if top <= 4095 else info.max)
+        return np.clip(arr.astype(np.float64) * (255.0 / full) + 0.5, 0, 255).astype(np.uint8)
+    raise UnsupportedImageError(f"pixel type {arr.dtype} is not supported")
+
+
+def _to_rgb(img: Image.Image, name: str) -> np.ndarray:
+    """Convert any Pillow mode to (H, W, 3) uint8 RGB; alpha is composited on white (a slide's background)."""
+    mode = img.mode
+    if mode in ("RGB",):
+        return np.asarray(img, dtype=np.uint8).copy()
+    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return np.asarray(Image.alpha_composite(white, rgba).convert("RGB"), dtype=np.uint8).copy()
+    if mode in ("CMYK", "YCbCr", "LAB", "HSV", "P", "L", "1", "RGBX", "RGBa"):
+        return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        grey = _to_uint8(np.asarray(img))
+        return np.repeat(grey[:, :, None], 3, axis=2)
+    raise UnsupportedImageError(f"{name}: pixel mode {mode} is not supported")
+
+
+def _rgb48_tiff(data: bytes) -> np.ndarray | None:
+    """Pillow cannot decode 16-bit-per-channel colour TIFF/PNG; OpenCV can, and is only used for that case."""
+    import cv2  # local: only this rare path needs it
+
+    arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
+    if arr is None or arr.ndim != 3 or arr.shape[2] not in (3, 4):
+        return None
+    rgb = cv2.cvtColor(arr, cv2.COLOR_BGRA2RGB if arr.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+    return _to_uint8(rgb)
+
+
+def load_image(source: Source, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Read an image into an (H, W, 3) uint8 RGB array, upright as its EXIF orientation says.
+
+    Args:
+        source: A path, the file's bytes, or a binary file object.
+        max_pixels: Refuse images with more pixels than this, judged from the header before decoding.
+
+    Returns:
+        The image as (H, W, 3) uint8 RGB.
+
+    Raises:
+        ImageError: A subclass whose ``code`` is ``"empty"``, ``"not_an_image"``, ``"truncated"``, ``"too_large"``
+            or ``"unsupported"``, with a readable message.
+    """
+    data, name = _read_bytes(source)
+    if not data:
+        raise EmptyImageError(f"{name}: file is empty (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            # Our own limit applies; Pillow's bomb check must not fire (or warn) first with another number.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        raise NotAnImageError(f"{name}: not an image file (format not recognised)") from None
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLargeError(f"{name}: {exc}") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise NotAnImageError(f"{name}: not a readable image ({exc})") from None
+
+    with img:
+        if img.format not in SUPPORTED_FORMATS:
+            raise UnsupportedImageError(f"{name}: format {img.format} is not supported (use JPEG, PNG or TIFF)")
+        width, height = img.size
+        if width <= 0 or height <= 0:
+            raise NotAnImageError(f"{name}: image has no pixels ({width}x{height})")
+        if width * height > max_pixels:
+            raise ImageTooLargeError(
+                f"{name}: {width}x{height} = {width * height / 1e6:.1f} MP exceeds the limit of {max_pixels / 1e6:.1f} MP"
+            )
+        try:
+            saved_limit = Image.MAX_IMAGE_PIXELS
+            Image.MAX_IMAGE_PIXELS = None  # checked above against our own limit
+            try:
+                img.load()
+                img = ImageOps.exif_transpose(img) or img
+            finally:
+                Image.MAX_IMAGE_PIXELS = saved_limit
+            if img.mode in ("RGB", "RGBA") or not _is_deep_colour(img):
+                rgb = _to_rgb(img, name)
+            else:
+                rgb = _rgb48_tiff(data)
+                if rgb is None:
+                    raise UnsupportedImageError(f"{name}: pixel mode {img.mode} is not supported")
+        except ImageError:
+            raise
+        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+            raise TruncatedImageError(f"{name}: image data is truncated or corrupt ({exc})") from None
+        except MemoryError:
+            raise ImageTooLargeError(f"{name}: not enough memory to decode {width}x{height}") from None
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.shape[0] == 0 or rgb.shape[1] == 0:
+        raise UnsupportedImageError(f"{name}: decoded to an unexpected shape {rgb.shape}")
+    return np.ascontiguousarray(rgb)
+
+
+def _is_deep_colour(img: Image.Image) -> bool:
+    """True for the 48/64-bit colour images Pillow opens in a mode it cannot convert to RGB."""
+    return img.mode not in ("1", "L", "P", "LA", "PA", "CMYK", "YCbCr", "LAB", "HSV", "I", "F", "RGBX", "RGBa") and (
+        not img.mode.startswith("I;16")
+    )

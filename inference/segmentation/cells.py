@@ -1,0 +1,103 @@
+"""From cluster labels to individual white cells: cytoplasm growth, touching-cell splitting, regions.
+
+A white cell is its accepted nucleus plus the cytoplasm-cluster pixels connected to it within
+``CYTOPLASM_REACH_RBC`` red-cell diameters (cytoplasm alone is never a cell: pale red-cell edges share its
+colour). Touching cells are split by a watershed on the distance transform, seeded with one marker per
+"own-disc" maximum (a point that is the highest within its own inscribed radius) and merging two markers
+unless the straight path between them crosses a neck narrower than ``NECK_RATIO`` of the smaller radius.
+Every size is in red-cell diameters, so the rules hold at any magnification.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from scipy import ndimage as ndi
+
+from .kmeans import CYTOPLASM, NUCLEUS, disc
+
+CYTOPLASM_REACH_RBC = 0.35
+MIN_CELL_RBC_AREAS = 0.3
+MIN_MARKER_RBC = 0.22  # a marker's inscribed radius, in red-cell diameters (smallest lymphocyte ~0.45)
+NECK_RATIO = 0.72  # overlapping equal discs whose centres are 1.4 radii apart have a neck of ~0.71
+
+
+def cell_mask(labels: np.ndarray, nucleus: np.ndarray, rbc_px: float) -> np.ndarray:
+    """Nucleus plus connected cytoplasm within reach, holes filled, edges smoothed (bool mask)."""
+    allowed = ((labels == CYTOPLASM) | (labels == NUCLEUS)).astype(np.uint8)
+    grown = nucleus.astype(np.uint8)
+    steps = max(1, int(round(CYTOPLASM_REACH_RBC * rbc_px)))
+    kernel = np.ones((3, 3), np.uint8)
+    for _ in range(steps):
+        grown = cv2.dilate(grown, kernel) & allowed
+    grown = cv2.morphologyEx(grown, cv2.MORPH_CLOSE, disc(0.1 * rbc_px))
+    grown = cv2.morphologyEx(grown, cv2.MORPH_OPEN, disc(0.08 * rbc_px))
+    return ndi.binary_fill_holes(grown)
+
+
+def own_disc_maxima(dist: np.ndarray) -> np.ndarray:
+    """Pixels whose distance value r is the largest within radius ~r (one per round blob, none on saddles)."""
+    keep = np.zeros(dist.shape, bool)
+    top = float(dist.max())
+    size, prev = 3, 0.0
+    while prev < top:
+        upper = size / 2.0 + 0.5
+        band = (dist > prev) & (dist <= upper)
+        if band.any():
+            keep |= band & (dist >= ndi.maximum_filter(dist, size=size))
+        prev, size = upper, int(size * 1.4) | 1
+    return keep
+
+
+def _has_neck(dist: np.ndarray, a: tuple[float, float, float], b: tuple[float, float, float]) -> bool:
+    (ya, xa, ra), (yb, xb, rb) = a, b
+    n = int(max(abs(ya - yb), abs(xa - xb))) + 2
+    ys = np.linspace(ya, yb, n).round().astype(int)
+    xs = np.linspace(xa, xb, n).round().astype(int)
+    return float(dist[ys, xs].min()) < NECK_RATIO * min(ra, rb)
+
+
+def split_cells(mask: np.ndarray, rbc_px: float) -> np.ndarray:
+    """Label image (int32, 0 = none) with touching cells separated."""
+    dist = cv2.distanceTransform(np.pad(mask, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
+    peaks = own_disc_maxima(dist) & (dist >= MIN_MARKER_RBC * rbc_px)
+    plabels, n = ndi.label(peaks)
+    comp, ncomp = ndi.label(mask)
+    if n == 0:
+        return comp.astype(np.int32)
+    idx = np.arange(1, n + 1)
+    centres = np.asarray(ndi.center_of_mass(peaks, plabels, idx)).reshape(-1, 2)
+    radii = np.asarray(ndi.maximum(dist, plabels, idx))
+    owner = np.asarray(ndi.maximum(comp, plabels, idx)).astype(int)
+    parent = list(range(n))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(n):
+        for j in range(i + 1, n):
+            if owner[i] != owner[j]:
+                continue
+            a = (centres[i, 0], centres[i, 1], radii[i])
+            b = (centres[j, 0], centres[j, 1], radii[j])
+            if not _has_neck(dist, a, b):
+                parent[find(j)] = find(i)
+    roots = np.array([find(i) for i in range(n)])
+    _, group = np.unique(roots, return_inverse=True)
+    markers = np.zeros(mask.shape, np.int32)
+    markers[plabels > 0] = group[plabels[plabels > 0] - 1] + 1
+    # Components without any marker (thin cells) keep one label of their own.
+    unmarked = np.setdiff1d(np.arange(1, ncomp + 1), owner)
+    next_label = int(markers.max()) + 1
+    for c in unmarked:
+        markers[comp == c] = next_label
+        next_label += 1
+    relief = cv2.normalize(-dist, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    ws = markers.copy()
+    ws[~mask] = next_label  # background as its own basin so cells never flood it
+    cv2.watershed(cv2.merge([relief, relief, relief]), ws)
+    ws[(ws == next_label) | (ws < 0) | ~mask] = 0
+    return ws
