@@ -9,4 +9,5 @@ urlpatterns = [
     path("analysis/", include("alllab.analysis.urls")),
     path("accounts/", include("alllab.accounts.urls")),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("alllab.api.urls")),
 ]

@@ -1,0 +1,29 @@
+"""API v1 routes; names are stable (clients and tests reverse them)."""
+
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from alllab.api.views.cases import CaseDetailView, CaseListCreateView
+from alllab.api.views.common import api_not_found
+from alllab.api.views.reports import CaseFhirView, CaseHl7View
+from alllab.api.views.slides import CaseSlideUploadView, CellCropView, SlideCellsView, SlideDetailView
+
+app_name = "api"
+
+urlpatterns = [
+    path("cases/", CaseListCreateView.as_view(), name="case-list"),
+    path("cases/<int:case_id>/", CaseDetailView.as_view(), name="case-detail"),
+    path("cases/<int:case_id>/slides/", CaseSlideUploadView.as_view(), name="case-slides"),
+    path("cases/<int:case_id>/fhir/", CaseFhirView.as_view(), name="case-fhir"),
+    path("cases/<int:case_id>/hl7/", CaseHl7View.as_view(), name="case-hl7"),
+    path("slides/<int:slide_id>/", SlideDetailView.as_view(), name="slide-detail"),
+    path("slides/<int:slide_id>/cells/", SlideCellsView.as_view(), name="slide-cells"),
+    path("cells/<int:cell_id>/crop/", CellCropView.as_view(), name="cell-crop"),
+    path("schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="schema"),
+    path(
+        "docs/",
+        SpectacularSwaggerView.as_view(url_name="api:schema", authentication_classes=[], permission_classes=[]),
+        name="docs",
+    ),
+    re_path(r"^.*$", api_not_found, name="not-found"),
+]

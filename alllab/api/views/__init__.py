@@ -1,0 +1,1 @@
+"""API views: one module per resource, each view thin (parse, call a selector or service, shape the output)."""

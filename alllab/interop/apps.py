@@ -1,0 +1,9 @@
+"""App config for interop (FHIR, HL7 v2, MLLP, webhooks)."""
+
+from django.apps import AppConfig
+
+
+class InteropConfig(AppConfig):
+    name = "alllab.interop"
+    label = "interop"
+    verbose_name = "Interoperability"
