@@ -161,8 +161,11 @@ def load_image(source: Source, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nd
             img = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
         raise NotAnImageError(f"{name}: not an image file (format not recognised)") from None
-    except Image.DecompressionBombError as exc:
-        raise ImageTooLargeError(f"{name}: {exc}") from None
+    except Image.DecompressionBombError:
+        # Pillow's own guard (twice Image.MAX_IMAGE_PIXELS) fired on the header: far above our limit too.
+        raise ImageTooLargeError(
+            f"{name}: header claims a decompression-bomb-sized image (limit {max_pixels / 1e6:.1f} MP)"
+        ) from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise NotAnImageError(f"{name}: not a readable image ({exc})") from None
 
@@ -177,13 +180,8 @@ def load_image(source: Source, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nd
                 f"{name}: {width}x{height} = {width * height / 1e6:.1f} MP exceeds the limit of {max_pixels / 1e6:.1f} MP"
             )
         try:
-            saved_limit = Image.MAX_IMAGE_PIXELS
-            Image.MAX_IMAGE_PIXELS = None  # checked above against our own limit
-            try:
-                img.load()
-                img = ImageOps.exif_transpose(img) or img
-            finally:
-                Image.MAX_IMAGE_PIXELS = saved_limit
+            img.load()
+            img = ImageOps.exif_transpose(img) or img
             if img.mode in ("RGB", "RGBA") or not _is_deep_colour(img):
                 rgb = _to_rgb(img, name)
             else:

@@ -10,13 +10,15 @@ Every size is in red-cell diameters, so the rules hold at any magnification.
 
 from __future__ import annotations
 
+import heapq
+
 import cv2
 import numpy as np
 from scipy import ndimage as ndi
 
 from .kmeans import CYTOPLASM, NUCLEUS, disc
 
-CYTOPLASM_REACH_RBC = 0.35
+CYTOPLASM_REACH_RBC = 0.5
 MIN_CELL_RBC_AREAS = 0.3
 MIN_MARKER_RBC = 0.22  # a marker's inscribed radius, in red-cell diameters (smallest lymphocyte ~0.45)
 NECK_RATIO = 0.72  # overlapping equal discs whose centres are 1.4 radii apart have a neck of ~0.71
@@ -86,18 +88,43 @@ def split_cells(mask: np.ndarray, rbc_px: float) -> np.ndarray:
             if not _has_neck(dist, a, b):
                 parent[find(j)] = find(i)
     roots = np.array([find(i) for i in range(n)])
-    _, group = np.unique(roots, return_inverse=True)
-    markers = np.zeros(mask.shape, np.int32)
-    markers[plabels > 0] = group[plabels[plabels > 0] - 1] + 1
-    # Components without any marker (thin cells) keep one label of their own.
-    unmarked = np.setdiff1d(np.arange(1, ncomp + 1), owner)
-    next_label = int(markers.max()) + 1
-    for c in unmarked:
-        markers[comp == c] = next_label
-        next_label += 1
-    relief = cv2.normalize(-dist, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
-    ws = markers.copy()
-    ws[~mask] = next_label  # background as its own basin so cells never flood it
-    cv2.watershed(cv2.merge([relief, relief, relief]), ws)
-    ws[(ws == next_label) | (ws < 0) | ~mask] = 0
-    return ws
+    out = comp.astype(np.int32)
+    next_label = ncomp + 1
+    slices = ndi.find_objects(comp)
+    for c in np.unique(owner):
+        groups = np.unique(roots[owner == c])
+        if len(groups) < 2:
+            continue
+        sl = slices[c - 1]
+        seeds = np.zeros(comp[sl].shape, np.int32)
+        for k, g in enumerate(groups):
+            members = np.flatnonzero(roots == g) + 1
+            seeds[np.isin(plabels[sl], members)] = next_label + k
+        out[sl][comp[sl] == c] = _flood(-dist[sl], seeds, comp[sl] == c)[comp[sl] == c]
+        next_label += len(groups)
+    return out
+
+
+def _flood(relief: np.ndarray, seeds: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Marker watershed by priority flooding (lowest relief first), restricted to ``mask``.
+
+    Used only on clusters holding two or more cells, a few thousand pixels at working resolution.
+    """
+    h, w = relief.shape
+    labels = seeds.copy()
+    heap: list[tuple[float, int, int]] = []
+    order = 0
+    for y, x in zip(*np.nonzero(seeds), strict=True):
+        heap.append((float(relief[y, x]), order, y * w + x))
+        order += 1
+    heapq.heapify(heap)
+    while heap:
+        _, _, idx = heapq.heappop(heap)
+        y, x = divmod(idx, w)
+        lab = labels[y, x]
+        for ny, nx in ((y - 1, x), (y + 1, x), (y, x - 1), (y, x + 1)):
+            if 0 <= ny < h and 0 <= nx < w and mask[ny, nx] and labels[ny, nx] == 0:
+                labels[ny, nx] = lab
+                order += 1
+                heapq.heappush(heap, (float(relief[ny, nx]), order, ny * w + nx))
+    return labels

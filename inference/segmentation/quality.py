@@ -16,7 +16,7 @@ from .colour import NUCLEUS_HUE_DEG, PixelFeatures, centre_hue_deg, hue_distance
 
 # Laplacian variance (value channel scaled 0..255, red cell 24 px): sharp ALL-IDB1/BCCD fields score far
 # above this; a Gaussian blur of sigma 0.1 red-cell diameters brings them below it (see docs/segmentation.md).
-FOCUS_MIN = 20.0
+FOCUS_MIN = 10.0
 BACKGROUND_VALUE_MIN = 0.35  # darker than this the lamp or exposure is wrong
 BACKGROUND_SATURATION_MAX = 0.35  # a strongly tinted background: over-stained or wrong white balance
 NUCLEUS_HUE_TOLERANCE_DEG = 60.0
@@ -24,7 +24,9 @@ NUCLEUS_HUE_TOLERANCE_DEG = 60.0
 
 def focus_measure(value: np.ndarray) -> float:
     """Variance of the Laplacian of a (H, W) float value channel in 0..1, reported on the 0..255 scale."""
-    lap = cv2.Laplacian(value * 255.0, cv2.CV_32F, ksize=3)
+    # A light smoothing first: pixel noise and JPEG blocks would otherwise count as sharpness.
+    smooth = cv2.GaussianBlur(value * 255.0, (0, 0), 1.0)
+    lap = cv2.Laplacian(smooth, cv2.CV_32F, ksize=3)
     return float(lap.var())
 
 

@@ -3,13 +3,13 @@
 Every size rule of the segmentation is a multiple of this diameter, so one pipeline serves 2592x1944 and
 1712x1368 ALL-IDB1 fields, 640x480 BCCD fields and small patches without per-dataset settings.
 
-Method: on a copy downscaled to at most ``SCALE_WORK_PX`` on its long side, separate cells from the slide
-background (Otsu on the colour distance to the background), fill the pale centres of red cells, and take the
-distance transform. Each whole red cell contributes one regional maximum whose value is its inscribed
-radius; ridges between touching cells contribute lower values. The diameter is twice a high quantile of the
-peak radii among peaks not cut by the image border (red cells outnumber white cells by ~500:1 in blood,
-so white-cell peaks barely move the quantile). With too few peaks (a single-cell crop), the largest
-peak and the image size give a conservative fallback and ``reliable`` is False.
+Method: granulometry. On a copy downscaled to at most ``SCALE_WORK_PX`` on its long side, cells are
+separated from the slide background (Otsu on the Lab distance to the background colour, clipped so white
+cells do not dominate the threshold), pale red-cell centres are filled, and the mask is opened with discs
+of growing radius (each opening is two distance transforms). The *pattern spectrum*, how much area each
+radius step removes, peaks at the radius of the most common blob: red cells, which cover far more of a
+smear than anything else. Touching red cells do not fool it the way connected-component sizes do: an
+opening removes the neck between two discs long before the discs themselves.
 """
 
 from __future__ import annotations
@@ -20,17 +20,18 @@ import cv2
 import numpy as np
 from scipy import ndimage as ndi
 
-SCALE_WORK_PX = 640  # long side of the copy used for estimating scale
-MIN_PEAKS = 6  # fewer whole red cells than this and the estimate is a fallback
-PEAK_QUANTILE = 0.6  # ridge maxima pull lower quantiles down; white cells pull the top up
+SCALE_WORK_PX = 512  # long side of the copy used for estimating scale
+RADIUS_STEP = 1.12  # geometric step between tested radii (the estimate's resolution, ~6%)
+MIN_RADIUS_PX = 2.0
+MIN_PEAK_SHARE = 0.12  # the winning radius bin must remove this share of the cell area to be trusted
 
 
 @dataclass(frozen=True)
 class ScaleEstimate:
-    """Red-cell diameter in pixels of the original image and whether enough cells supported it."""
+    """Red-cell diameter in pixels of the original image and whether the spectrum had a clear peak."""
 
     rbc_diameter_px: float
-    n_peaks: int
+    peak_share: float  # fraction of the cell area removed at the winning radius step
     reliable: bool
 
 
@@ -55,74 +56,43 @@ def foreground_mask(rgb: np.ndarray) -> np.ndarray:
     return ndi.binary_fill_holes(fg.astype(bool))
 
 
+def pattern_spectrum(fg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Radii tested and the cell area surviving an opening by a disc of each radius."""
+    # Cells cut by the image border are treated as continuing outside it, not as shrinking there.
+    inside_open = cv2.distanceTransform(fg.astype(np.uint8), cv2.DIST_L2, 5)
+    top = min(float(inside_open.max()), min(fg.shape) / 2.0)
+    radii = [MIN_RADIUS_PX]
+    while radii[-1] * RADIUS_STEP <= top:
+        radii.append(radii[-1] * RADIUS_STEP)
+    surviving = []
+    for r in radii:
+        core = inside_open > r
+        if not core.any():
+            surviving.append(0)
+            continue
+        # Opening = dilation of the eroded core by the same disc: pixels within r of the core.
+        to_core = cv2.distanceTransform((~core).astype(np.uint8), cv2.DIST_L2, 5)
+        surviving.append(int(((to_core <= r) & fg).sum()))
+    return np.asarray(radii), np.asarray(surviving, np.float64)
+
+
 def estimate_rbc_diameter(rgb: np.ndarray) -> ScaleEstimate:
     """Estimate the red-cell diameter in pixels of ``rgb`` (at its own resolution)."""
     h, w = rgb.shape[:2]
     s = min(1.0, SCALE_WORK_PX / max(h, w))
     small = cv2.resize(rgb, None, fx=s, fy=s, interpolation=cv2.INTER_AREA) if s < 1.0 else rgb
     fg = foreground_mask(small)
-    diameters = _isolated_disc_diameters(fg)
-    if diameters.size >= MIN_PEAKS:
-        return ScaleEstimate(_area_weighted_median(diameters) / s, int(diameters.size), True)
-    padded = np.pad(fg, 1).astype(np.uint8)
-    dist = cv2.distanceTransform(padded, cv2.DIST_L2, 5)[1:-1, 1:-1]
-    peaks = (dist >= 2.0) & _is_own_disc_maximum(dist)
-    labels, n = ndi.label(peaks)
-    if n == 0:
-        return ScaleEstimate(min(h, w) / 4.0, 0, False)
-    idx = np.arange(1, n + 1)
-    values = np.asarray(ndi.maximum(dist, labels, idx))
-    ys, xs = np.asarray(ndi.center_of_mass(peaks, labels, idx)).T
-    sh, sw = fg.shape
-    to_border = np.minimum.reduce([xs + 1, ys + 1, sw - xs, sh - ys])
-    radii = values[values < to_border - 1.0]  # inscribed disc not cut by the border
-    if radii.size >= MIN_PEAKS:
-        return ScaleEstimate(2.0 * _area_weighted_median(radii) / s, int(radii.size), True)
-    # A crop around one white cell: the largest disc is the white cell, about 1.5 red cells across.
-    largest = float(values.max()) * 2.0 / s
-    return ScaleEstimate(max(largest / 1.5, min(h, w) / 8.0), int(radii.size), False)
-
-
-def _area_weighted_median(sizes: np.ndarray) -> float:
-    """Median size as seen by a random pixel rather than a random blob: specks and noise peaks weigh little."""
-    order = np.sort(sizes)
-    cum = np.cumsum(order**2)
-    return float(order[np.searchsorted(cum, cum[-1] / 2.0)])
-
-
-def _isolated_disc_diameters(fg: np.ndarray) -> np.ndarray:
-    """Equivalent diameters of whole, convex, isolated blobs (single red cells), not touching the border."""
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(fg.astype(np.uint8), connectivity=8)
-    h, w = fg.shape
-    out = []
-    for i in range(1, n):
-        x, y, bw, bh, area = stats[i]
-        if area < 30 or x == 0 or y == 0 or x + bw >= w or y + bh >= h:
-            continue
-        if not 0.75 <= bw / bh <= 1.33:
-            continue
-        contours, _ = cv2.findContours(
-            (labels[y : y + bh, x : x + bw] == i).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
-        )
-        hull = cv2.contourArea(cv2.convexHull(contours[0]))
-        if hull > 0 and area / hull >= 0.92:
-            out.append(2.0 * np.sqrt(area / np.pi))
-    return np.asarray(out)
-
-
-def _is_own_disc_maximum(dist: np.ndarray) -> np.ndarray:
-    """Pixels whose distance value r is the maximum within radius ~r of themselves.
-
-    A cell centre dominates its own inscribed disc; a saddle point between two touching cells does not
-    (walking towards either centre raises the distance), so this keeps one peak per cell without a scale.
-    """
-    keep = np.zeros(dist.shape, bool)
-    size = 3
-    prev = 0.0
-    while prev < float(dist.max()):
-        band = (dist > prev) & (dist <= size / 2.0 + 0.5)
-        if band.any():
-            keep |= band & (dist >= ndi.maximum_filter(dist, size=size))
-        prev = size / 2.0 + 0.5
-        size = int(size * 1.5) | 1
-    return keep
+    total = float(fg.sum())
+    if total < 50:
+        return ScaleEstimate(min(h, w) / 4.0, 0.0, False)
+    radii, surviving = pattern_spectrum(fg)
+    if len(radii) < 2:
+        return ScaleEstimate(min(h, w) / 4.0, 0.0, False)
+    # Area removed between radius k and k+1. What survives the largest radius (sheets of overlapping cells
+    # in thick areas) is not a size at all, so it is left out rather than counted at the last step.
+    removed = surviving[:-1] - surviving[1:]
+    k = int(np.argmax(removed))
+    # A disc survives openings up to its own radius and vanishes at the next step.
+    radius = float(np.sqrt(radii[k] * radii[k + 1]))
+    share = float(removed[k] / total)
+    return ScaleEstimate(2.0 * radius / s, share, share >= MIN_PEAK_SHARE)

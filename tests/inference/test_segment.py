@@ -1,0 +1,237 @@
+"""``inference.segment``: white cells found, touching pairs split, crops scale-normalised, CLI shape.
+
+Synthetic smears (``tests/inference/synthetic.py``) carry exact ground truth; tests marked ``datasets``
+use the shared datasets and skip when they are absent.
+"""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from inference import datasets_root
+from inference.segment import crop_cell, find_cells, main
+from inference.types import CellRegion, Segmentation
+
+from .synthetic import BACKGROUND, make_smear
+
+
+def _mask_iou(cell: CellRegion, truth: np.ndarray) -> float:
+    mask = np.zeros(truth.shape, np.uint8)
+    cv2.fillPoly(mask, [cell.contour.reshape(-1, 1, 2)], 1)
+    inter = np.logical_and(mask, truth).sum()
+    return float(inter / np.logical_or(mask, truth).sum())
+
+
+def _best_ious(seg: Segmentation, truths: list[np.ndarray]) -> list[float]:
+    return [max((_mask_iou(c, t) for c in seg.cells), default=0.0) for t in truths]
+
+
+SCENES = {
+    "640x480, red cell 40 px": dict(width=640, height=480, rbc_diameter=40, seed=0),
+    "1600x1200, red cell 80 px": dict(width=1600, height=1200, rbc_diameter=80, seed=1),
+    "pale, shifted stain, dim lamp": dict(hue_shift_deg=15, saturation=0.7, brightness=0.85, seed=2),
+    "strong stain, noisy": dict(saturation=1.3, noise_sigma=8, seed=5),
+}
+
+
+@pytest.mark.parametrize("scene", SCENES.values(), ids=SCENES.keys())
+def test_it_finds_every_white_cell_with_its_outline(scene):
+    smear = make_smear(**scene)
+    seg = find_cells(smear.rgb)
+    assert len(seg.cells) == len(smear.wbc_masks)
+    assert min(_best_ious(seg, smear.wbc_masks)) >= 0.75
+
+
+@pytest.mark.parametrize("seed", [3, 4, 6])
+def test_it_splits_touching_pairs(seed):
+    smear = make_smear(n_single=1, n_pairs=3, seed=seed)
+    assert len(smear.touching_pairs) == 3
+    seg = find_cells(smear.rgb)
+    for a, b in smear.touching_pairs:
+        best_a = max(seg.cells, key=lambda c: _mask_iou(c, smear.wbc_masks[a]))
+        best_b = max(seg.cells, key=lambda c: _mask_iou(c, smear.wbc_masks[b]))
+        assert best_a.id != best_b.id
+        assert _mask_iou(best_a, smear.wbc_masks[a]) >= 0.7 and _mask_iou(best_b, smear.wbc_masks[b]) >= 0.7
+
+
+@pytest.mark.parametrize("diameter,size", [(24, (480, 640)), (40, (480, 640)), (90, (1200, 1600))])
+def test_it_estimates_the_red_cell_diameter(diameter, size):
+    smear = make_smear(width=size[1], height=size[0], rbc_diameter=diameter, seed=7)
+    seg = find_cells(smear.rgb)
+    assert seg.rbc_diameter_px == pytest.approx(diameter, rel=0.2)
+
+
+def test_it_reports_the_same_cells_at_two_magnifications():
+    small = make_smear(width=640, height=480, rbc_diameter=40, seed=8)
+    big_rgb = cv2.resize(small.rgb, (1280, 960), interpolation=cv2.INTER_LINEAR)
+    seg_small, seg_big = find_cells(small.rgb), find_cells(big_rgb)
+    assert len(seg_small.cells) == len(seg_big.cells) == len(small.wbc_masks)
+    assert seg_big.rbc_diameter_px == pytest.approx(2 * seg_small.rbc_diameter_px, rel=0.15)
+    area_small = sorted(c.area_px for c in seg_small.cells)
+    area_big = sorted(c.area_px / 4 for c in seg_big.cells)
+    np.testing.assert_allclose(area_big, area_small, rtol=0.15)
+
+
+def test_it_finds_no_white_cell_where_there_is_none():
+    smear = make_smear(n_single=0, n_pairs=0, seed=9)
+    seg = find_cells(smear.rgb)
+    assert seg.cells == []
+    assert "too_few_cells" in seg.quality.flags
+
+
+def test_it_ignores_platelet_sized_purple_specks():
+    smear = make_smear(n_single=2, n_pairs=0, seed=10)
+    rgb = smear.rgb.copy()
+    rng = np.random.default_rng(0)
+    for _ in range(15):  # platelets: ~0.25 red-cell diameters across
+        x, y = int(rng.uniform(20, 620)), int(rng.uniform(20, 460))
+        cv2.circle(rgb, (x, y), 5, (120, 70, 160), -1)
+    seg = find_cells(rgb)
+    assert len(seg.cells) == 2
+
+
+def test_it_flags_a_blurred_smear_as_out_of_focus():
+    smear = make_smear(seed=11)
+    sharp = find_cells(smear.rgb)
+    blurred = find_cells(cv2.GaussianBlur(smear.rgb, (0, 0), 0.15 * smear.rbc_diameter_px))
+    assert "out_of_focus" not in sharp.quality.flags
+    assert "out_of_focus" in blurred.quality.flags
+    assert blurred.quality.focus < sharp.quality.focus
+
+
+def test_it_flags_a_stain_outside_the_expected_range():
+    smear = make_smear(hue_shift_deg=120, seed=12)  # nuclei turn green-yellow
+    seg = find_cells(smear.rgb)
+    assert "stain_out_of_range" in seg.quality.flags or seg.cells == []
+
+
+def test_it_isolates_the_centre_cell_of_a_single_cell_crop():
+    smear = make_smear(width=640, height=480, rbc_diameter=60, n_single=3, n_pairs=0, seed=13)
+    x, y = smear.wbc_centres[0]
+    half = 128
+    padded = cv2.copyMakeBorder(smear.rgb, half, half, half, half, cv2.BORDER_CONSTANT, value=BACKGROUND)
+    crop = padded[int(y) : int(y) + 2 * half + 1, int(x) : int(x) + 2 * half + 1]
+    seg = find_cells(crop, single_cell=True)
+    assert len(seg.cells) == 1
+    cx, cy = seg.cells[0].centroid
+    assert abs(cx - half) < 0.3 * 60 and abs(cy - half) < 0.3 * 60
+
+
+def test_the_plain_kmeans_baseline_runs_and_finds_cells():
+    smear = make_smear(n_pairs=0, seed=14)
+    seg = find_cells(smear.rgb, method="kmeans")
+    assert isinstance(seg, Segmentation)
+    assert len(seg.cells) >= 1
+    assert max(_best_ious(seg, smear.wbc_masks)) > 0.2
+
+
+def test_it_rejects_an_unknown_method_and_bad_arrays():
+    rgb = make_smear(seed=15).rgb
+    with pytest.raises(ValueError):
+        find_cells(rgb, method="magic")
+    with pytest.raises(ValueError):
+        find_cells(rgb[..., 0])
+    with pytest.raises(ValueError):
+        find_cells(rgb.astype(np.float32))
+
+
+def test_it_marks_cells_cut_by_the_border():
+    smear = make_smear(n_single=1, n_pairs=0, seed=16)
+    x, y = smear.wbc_centres[0]
+    cut = smear.rgb[:, int(x) :]  # cut the cell in half at the left edge
+    seg = find_cells(np.ascontiguousarray(cut))
+    assert any(c.touches_border for c in seg.cells)
+
+
+def test_crops_have_the_red_cell_at_a_fixed_size_at_any_magnification():
+    small = make_smear(width=640, height=480, rbc_diameter=40, n_pairs=0, seed=17)
+    big = cv2.resize(small.rgb, (1280, 960), interpolation=cv2.INTER_LINEAR)
+    s_seg, b_seg = find_cells(small.rgb), find_cells(big)
+    s_cell = min(s_seg.cells, key=lambda c: c.centroid[0])
+    b_cell = min(b_seg.cells, key=lambda c: c.centroid[0])
+    a = crop_cell(small.rgb, s_cell, rbc_diameter_px=s_seg.rbc_diameter_px, out_size=96)
+    b = crop_cell(big, b_cell, rbc_diameter_px=b_seg.rbc_diameter_px, out_size=96)
+    assert a.shape == b.shape == (96, 96, 3) and a.dtype == np.uint8
+    # Same content at the same scale: the two crops nearly agree pixel by pixel.
+    assert np.abs(a.astype(int) - b.astype(int)).mean() < 20
+
+
+def test_crops_pad_with_the_slide_background_at_the_border():
+    smear = make_smear(n_pairs=0, seed=18)
+    seg = find_cells(smear.rgb)
+    corner = CellRegion(99, (0, 0, 10, 10), (0.0, 0.0), 100, True, np.array([[0, 0], [9, 0], [9, 9]], np.int32))
+    crop = crop_cell(smear.rgb, corner, rbc_diameter_px=seg.rbc_diameter_px, out_size=64)
+    assert np.abs(crop[2, 2].astype(int) - np.array(BACKGROUND)).max() < 20  # not black
+
+
+def test_crops_can_mask_the_background_out():
+    smear = make_smear(n_pairs=0, seed=19)
+    seg = find_cells(smear.rgb)
+    cell = seg.cells[0]
+    crop = crop_cell(smear.rgb, cell, rbc_diameter_px=seg.rbc_diameter_px, mask_background=True, cell_scale=4.0)
+    corners = np.stack([crop[0, 0], crop[0, -1], crop[-1, 0], crop[-1, -1]]).astype(int)
+    assert np.abs(corners - np.array(BACKGROUND)).max() < 20
+    assert crop.shape == (128, 128, 3)
+
+
+def test_the_cli_prints_one_json_line_per_image_and_fails_at_the_end(tmp_path, capsys):
+    good = tmp_path / "smear.png"
+    cv2.imwrite(str(good), cv2.cvtColor(make_smear(n_pairs=0, seed=20).rgb, cv2.COLOR_RGB2BGR))
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("not an image")
+    out = tmp_path / "out"
+    rc = main([str(bad), str(good), "--json", "--out", str(out)])
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert rc == 1
+    assert lines[0] == {"image": str(bad), "error": "not_an_image", "message": lines[0]["message"]}
+    rec = lines[1]
+    assert set(rec) >= {"image", "width", "height", "rbc_diameter_px", "quality", "cells"}
+    assert (rec["width"], rec["height"]) == (640, 480)
+    assert set(rec["quality"]) >= {"focus", "stain", "flags"}
+    assert len(rec["cells"]) == 3
+    for cell in rec["cells"]:
+        assert set(cell) == {"id", "bbox", "centroid", "area_px", "touches_border"}
+        assert len(cell["bbox"]) == 4 and len(cell["centroid"]) == 2
+    assert (out / "smear_overlay.png").exists()
+    assert len(list(out.glob("smear_cell*.png"))) == 3
+
+
+def test_the_cli_exits_zero_when_every_image_is_fine(tmp_path, capsys):
+    good = tmp_path / "smear.png"
+    cv2.imwrite(str(good), cv2.cvtColor(make_smear(seed=21).rgb, cv2.COLOR_RGB2BGR))
+    assert main([str(good), "--json"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 1
+
+
+BCCD = datasets_root() / "BCCD" / "BCCD"
+IDB2 = datasets_root() / "ALL-IDB" / "ALL_IDB2" / "img"
+
+
+@pytest.mark.datasets
+@pytest.mark.skipif(not BCCD.exists(), reason="BCCD not available")
+def test_it_finds_bccd_white_cells():
+    from inference.datasets import bccd_images
+    from inference.eval_segmentation import match_boxes
+    from inference.io import load_image
+
+    images = [im for im in bccd_images(split="test") if len(im.wbc_boxes) == 1][:10]
+    matched = sum(match_boxes(find_cells(load_image(im.path)).cells, im.wbc_boxes) for im in images)
+    assert matched >= 9
+
+
+@pytest.mark.datasets
+@pytest.mark.skipif(not IDB2.exists(), reason="ALL-IDB2 not available")
+def test_it_isolates_the_centre_cell_of_all_idb2_crops():
+    from inference.datasets import idb2_crops
+    from inference.io import load_image
+
+    crops = idb2_crops()[::40]
+    for crop in crops:
+        rgb = load_image(crop.path)
+        seg = find_cells(rgb, single_cell=True)
+        assert len(seg.cells) == 1, crop.path.name
+        cx, cy = seg.cells[0].centroid
+        h, w = rgb.shape[:2]
+        assert abs(cx - w / 2) < w / 4 and abs(cy - h / 2) < h / 4, crop.path.name
