@@ -67,3 +67,11 @@ def p_blast_histogram(p_blasts: list[float], *, bins: int = 10) -> list[int]:
     for p in p_blasts:
         counts[min(int(p * bins), bins - 1)] += 1
     return counts
+
+
+def case_cells_summary_inputs(*, case: Case) -> tuple[list[float], list[tuple[str, str]]]:
+    """The p_blast of every cell of the case's finished current runs, and the (model, version) pairs they used."""
+    done = [r for r in current_runs_for_case(case=case) if r.status == AnalysisRun.Status.DONE]
+    p_blasts = list(Cell.objects.filter(run__in=done).values_list("p_blast", flat=True))
+    models = sorted({(r.model_name, r.model_version) for r in done})
+    return p_blasts, models

@@ -35,7 +35,7 @@ def case_list(
         qs = qs.filter(call=call)
     if lab_id is not None:
         qs = qs.filter(lab_id=lab_id)
-    return qs.annotate(n_slides=Count("slides"))
+    return qs.annotate(n_slides=Count("slides")).order_by("-created_at", "-id")
 
 
 def case_get(*, user: AnyUser, case_id: int) -> Case:

@@ -10,6 +10,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.utils import timezone
 
 from alllab.accounts.models import Lab
 from alllab.accounts.selectors import user_can_write_cases
@@ -93,4 +94,5 @@ def case_set_result(*, case: Case, status: str, summary: dict | None) -> None:
         blast_fraction_ci95_hi=ci[1],
         max_p_blast=summary.get("max_p_blast"),
         call=summary.get("call", ""),
+        updated_at=timezone.now(),
     )

@@ -1,3 +1,10 @@
-"""URLs of the dashboard pages."""
+"""URLs of the home page and the review queue."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from alllab.dashboard import views
+
+urlpatterns = [
+    path("", views.home_view, name="home"),
+    path("review/", views.review_queue_view, name="review_queue"),
+]

@@ -1,0 +1,125 @@
+"""Case pages: list and search, create, the case page with uploads and live slide status, the smear image."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from alllab.accounts.models import CASE_WRITE_ROLES
+from alllab.accounts.selectors import lab_list, user_can_write_cases
+from alllab.analysis.selectors import case_cells_summary_inputs, p_blast_histogram, slides_with_current_run
+from alllab.cases.forms import CaseCreateForm, CaseFilterForm
+from alllab.cases.models import Case
+from alllab.cases.selectors import case_get, case_list, slide_get
+from alllab.cases.services import case_create, slide_create
+from alllab.files import stored_file_response
+
+
+@login_required
+@require_GET
+def case_list_view(request: HttpRequest) -> HttpResponse:
+    filters = CaseFilterForm(request.GET or None)
+    data = filters.cleaned_data if filters.is_valid() else {}
+    cases = case_list(
+        user=request.user, search=data.get("q", ""), status=data.get("status", ""), call=data.get("call", "")
+    )
+    page = Paginator(cases, 25).get_page(request.GET.get("page"))
+    can_create = lab_list(user=request.user, roles=CASE_WRITE_ROLES).exists()
+    return render(request, "cases/case_list.html", {"page": page, "filters": filters, "can_create": can_create})
+
+
+@login_required
+def case_create_view(request: HttpRequest) -> HttpResponse:
+    labs = lab_list(user=request.user, roles=CASE_WRITE_ROLES)
+    if not labs.exists():
+        raise PermissionDenied("Only technicians and lab admins create cases.")
+    form = CaseCreateForm(request.POST or None, labs=labs)
+    if request.method == "POST" and form.is_valid():
+        try:
+            case = case_create(created_by=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            return redirect("case_detail", case_id=case.id)
+    return render(request, "cases/case_create.html", {"form": form})
+
+
+def _case_summary_context(case: Case) -> dict:
+    p_blasts, models = case_cells_summary_inputs(case=case)
+    return {"result": case, "histogram": p_blast_histogram(p_blasts), "models": models, "scope": "case"}
+
+
+def _slide_status(slide, run) -> dict:
+    return {
+        "id": slide.id,
+        "name": slide.original_filename,
+        "status": run.status if run else "none",
+        "status_label": run.get_status_display() if run else "Not analysed",
+        "progress": round(run.progress, 3) if run else 0.0,
+        "error": run.error if run else "",
+        "n_cells": run.n_cells if run else None,
+        "n_blast": run.n_blast if run else None,
+        "call": run.call if run else "",
+        "gallery_url": reverse("slide_gallery", args=[slide.id]),
+    }
+
+
+@login_required
+@require_GET
+def case_detail_view(request: HttpRequest, case_id: int) -> HttpResponse:
+    case = case_get(user=request.user, case_id=case_id)
+    slides = [_slide_status(s, r) for s, r in slides_with_current_run(user=request.user, case=case)]
+    context = {
+        "case": case,
+        "slides": slides,
+        "can_upload": user_can_write_cases(user=request.user, lab=case.lab),
+        **_case_summary_context(case),
+    }
+    return render(request, "cases/case_detail.html", context)
+
+
+@login_required
+@require_GET
+def case_status_view(request: HttpRequest, case_id: int) -> JsonResponse:
+    """What the case page polls: each slide's status and progress, and the case summary as an HTML fragment."""
+    case = case_get(user=request.user, case_id=case_id)
+    slides = [_slide_status(s, r) for s, r in slides_with_current_run(user=request.user, case=case)]
+    summary_html = render_to_string("analysis/_summary.html", _case_summary_context(case), request=request)
+    return JsonResponse(
+        {
+            "case": {"id": case.id, "status": case.status, "status_label": case.get_status_display()},
+            "slides": slides,
+            "summary_html": summary_html,
+        }
+    )
+
+
+@login_required
+@require_POST
+def slide_upload_view(request: HttpRequest, case_id: int) -> JsonResponse:
+    """One file per request (the page sends one XHR per file, each with its own progress bar)."""
+    case = case_get(user=request.user, case_id=case_id)
+    uploaded = request.FILES.get("file")
+    if uploaded is None:
+        return JsonResponse({"error": "No file in the request (field name: file)."}, status=400)
+    try:
+        slide = slide_create(case=case, uploaded_file=uploaded, uploaded_by=request.user)
+    except PermissionDenied as exc:
+        return JsonResponse({"error": str(exc)}, status=403)
+    except ValidationError as exc:
+        return JsonResponse({"error": " ".join(exc.messages)}, status=400)
+    return JsonResponse({"slide": {"id": slide.id, "name": slide.original_filename}}, status=201)
+
+
+@login_required
+@require_GET
+def slide_image_view(request: HttpRequest, slide_id: int) -> HttpResponse:
+    """The smear as browsers can show it: the worker's JPEG preview, else the upload itself."""
+    slide = slide_get(user=request.user, slide_id=slide_id)
+    return stored_file_response(slide.preview or slide.image)

@@ -1,0 +1,75 @@
+#!/usr/bin/env python
+"""``make run``: prepare the database and demo data, then run gunicorn and a Celery worker side by side.
+
+Both run as children of this script: Ctrl-C (or SIGTERM) stops both, and if one dies the other is stopped too,
+so the app never runs half up. Port from ``PORT`` (default 8000), interface from ``HOST`` (default 127.0.0.1).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+BIN = Path(PYTHON).parent
+
+
+def manage(*args: str) -> None:
+    subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, check=True)
+
+
+def stop(children: list[subprocess.Popen]) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for child in children:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+def main() -> int:
+    port = os.environ.get("PORT", "8000")
+    host = os.environ.get("HOST", "127.0.0.1")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "alllab.settings")
+    (ROOT / "var").mkdir(exist_ok=True)
+    manage("migrate", "--noinput", "-v", "0")
+    manage("collectstatic", "--noinput", "-v", "0")
+    manage("create_demo")
+
+    web = subprocess.Popen(
+        [str(BIN / "gunicorn"), "alllab.wsgi", "--bind", f"{host}:{port}", "--workers", "2", "--timeout", "120"],
+        cwd=ROOT,
+    )
+    worker = subprocess.Popen(
+        [str(BIN / "celery"), "-A", "alllab", "worker", "--concurrency", "1", "--loglevel", "INFO"], cwd=ROOT
+    )
+    children = [web, worker]
+    print(f"\nALL-Lab is starting at http://{host}:{port}/  (Ctrl-C stops the web server and the worker)\n", flush=True)
+
+    def on_signal(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        dead = next(child for child in children if child.poll() is not None)
+        print(f"{'gunicorn' if dead is web else 'celery worker'} exited ({dead.returncode}); stopping.", flush=True)
+        return 1
+    except KeyboardInterrupt:
+        print("\nStopping the web server and the worker...", flush=True)
+        return 0
+    finally:
+        stop(children)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""The task shell: bad input fails the run without retry, transient errors put it back in the queue and retry."""
+
+import pytest
+from celery.exceptions import Retry
+from django.db import OperationalError
+
+from alllab.analysis import tasks
+from alllab.analysis.models import AnalysisRun
+from tests.alllab.factories import AnalysisRunFactory
+from tests.alllab.stubs import StubPredictor
+
+
+@pytest.fixture
+def run(lab):
+    return AnalysisRunFactory(slide__case__lab=lab)
+
+
+def test_it_runs_the_service_with_the_process_predictor(run, monkeypatch):
+    monkeypatch.setattr(tasks, "load_predictor", lambda: StubPredictor([0.7]))
+    tasks.analyze_slide.apply(args=[run.id])
+    run.refresh_from_db()
+    assert run.status == AnalysisRun.Status.DONE and run.n_cells == 1
+
+
+def test_it_retries_a_transient_error_with_the_run_back_in_the_queue(run, monkeypatch):
+    class FlakyPredictor(StubPredictor):
+        def analyze(self, rgb, **kwargs):
+            raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(tasks, "load_predictor", lambda: FlakyPredictor())
+    with pytest.raises(Retry):
+        tasks.analyze_slide.apply(args=[run.id], throw=True)
+    run.refresh_from_db()
+    assert run.status == AnalysisRun.Status.QUEUED and run.attempts == 1
+
+
+def test_it_fails_the_run_on_an_unexpected_error_without_retrying(run, monkeypatch):
+    def broken():
+        raise RuntimeError("checkpoint sha256 mismatch")
+
+    monkeypatch.setattr(tasks, "load_predictor", broken)
+    result = tasks.analyze_slide.apply(args=[run.id])
+    assert result.successful()
+    run.refresh_from_db()
+    assert run.status == AnalysisRun.Status.FAILED and "checkpoint sha256 mismatch" in run.error
+
+
+def test_it_resolves_the_device_setting():
+    assert tasks.resolve_device("cpu") == "cpu"
+    assert tasks.resolve_device("auto") in {"cpu", "cuda"}
+
+
+def test_it_is_configured_for_safe_redelivery(settings):
+    assert tasks.analyze_slide.acks_late is True
+    assert settings.CELERY_WORKER_PREFETCH_MULTIPLIER == 1
+    assert settings.CELERY_TASK_SERIALIZER == "json" and settings.CELERY_ACCEPT_CONTENT == ["json"]
+    assert settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] > settings.CELERY_TASK_TIME_LIMIT
+    assert settings.CELERY_TASK_TIME_LIMIT > settings.CELERY_TASK_SOFT_TIME_LIMIT

@@ -1,0 +1,113 @@
+"""The case pages: list, create, detail, upload, status polling, the smear image; each isolated by lab."""
+
+import json
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from alllab.analysis.models import AnalysisRun
+from alllab.cases.models import Case, Slide
+from tests.alllab.factories import AnalysisRunFactory, CaseFactory, SlideFactory
+from tests.alllab.smear import smear_png
+
+
+@pytest.fixture
+def no_enqueue(monkeypatch):
+    from alllab.analysis import tasks
+
+    sent = []
+    monkeypatch.setattr(tasks.analyze_slide, "delay_on_commit", lambda run_id: sent.append(run_id))
+    return sent
+
+
+def test_it_sends_anonymous_users_to_sign_in(client):
+    response = client.get("/cases/")
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+def test_it_lists_and_filters_cases(tech_client, lab, other_lab):
+    CaseFactory(lab=lab, accession_number="MINE-1", call="suspicious")
+    CaseFactory(lab=lab, accession_number="MINE-2", call="negative")
+    CaseFactory(lab=other_lab, accession_number="THEIRS-1")
+    page = tech_client.get("/cases/")
+    assert "MINE-1" in page.text and "MINE-2" in page.text and "THEIRS-1" not in page.text
+    page = tech_client.get("/cases/", {"call": "suspicious"})
+    assert "MINE-1" in page.text and "MINE-2" not in page.text
+
+
+def test_it_creates_a_case_from_the_form(tech_client, lab):
+    response = tech_client.post("/cases/new/", {"lab": lab.id, "accession_number": "N-1", "patient_pseudonym": "P"})
+    case = Case.objects.get(accession_number="N-1")
+    assert response.status_code == 302 and response["Location"] == f"/cases/{case.id}/"
+
+
+def test_it_shows_a_duplicate_accession_as_a_form_error(tech_client, lab):
+    CaseFactory(lab=lab, accession_number="N-1")
+    response = tech_client.post("/cases/new/", {"lab": lab.id, "accession_number": "N-1", "patient_pseudonym": "P"})
+    assert response.status_code == 200 and "already exists" in response.text
+
+
+def test_it_forbids_pathologists_to_create_cases(client, pathologist):
+    client.force_login(pathologist)
+    assert client.get("/cases/new/").status_code == 403
+
+
+def test_it_returns_404_for_another_labs_case(tech_client, other_lab):
+    slide = SlideFactory(case__lab=other_lab)
+    case_id = slide.case_id
+    assert tech_client.get(f"/cases/{case_id}/").status_code == 404
+    assert tech_client.get(f"/cases/{case_id}/status/").status_code == 404
+    assert tech_client.get(f"/cases/slides/{slide.id}/image/").status_code == 404
+    upload = SimpleUploadedFile("a.png", smear_png(size=(32, 32)))
+    assert tech_client.post(f"/cases/{case_id}/slides/", {"file": upload}).status_code == 404
+    assert Slide.objects.filter(case_id=case_id).count() == 1
+
+
+def test_it_uploads_several_files_one_per_request(tech_client, lab, no_enqueue, django_capture_on_commit_callbacks):
+    case = CaseFactory(lab=lab)
+    for name in ["a.png", "b.png"]:
+        upload = SimpleUploadedFile(name, smear_png(size=(48, 32)), content_type="image/png")
+        response = tech_client.post(f"/cases/{case.id}/slides/", {"file": upload})
+        assert response.status_code == 201, response.content
+    assert sorted(case.slides.values_list("original_filename", flat=True)) == ["a.png", "b.png"]
+    assert len(no_enqueue) == 2
+
+
+def test_it_refuses_an_upload_from_a_pathologist(client, pathologist, lab, no_enqueue):
+    case = CaseFactory(lab=lab)
+    client.force_login(pathologist)
+    response = client.post(f"/cases/{case.id}/slides/", {"file": SimpleUploadedFile("a.png", b"123")})
+    assert response.status_code == 403 and "technicians" in response.json()["error"]
+    assert case.slides.count() == 0
+
+
+def test_it_answers_a_request_without_a_file_with_400(tech_client, lab):
+    case = CaseFactory(lab=lab)
+    assert tech_client.post(f"/cases/{case.id}/slides/", {}).json()["error"].startswith("No file")
+
+
+def test_it_reports_each_slides_status_as_json(tech_client, lab):
+    case = CaseFactory(lab=lab)
+    running = AnalysisRunFactory(slide__case=case, status=AnalysisRun.Status.RUNNING, progress=0.4)
+    failed = AnalysisRunFactory(slide__case=case, status=AnalysisRun.Status.FAILED, error="not an image")
+    data = tech_client.get(f"/cases/{case.id}/status/").json()
+    by_id = {s["id"]: s for s in data["slides"]}
+    assert by_id[running.slide_id]["status"] == "running" and by_id[running.slide_id]["progress"] == 0.4
+    assert by_id[failed.slide_id]["error"] == "not an image"
+    assert "summary" in data["summary_html"]
+    json.dumps(data)
+
+
+def test_it_shows_the_upload_zone_only_to_writers(tech_client, client, pathologist, lab):
+    case = CaseFactory(lab=lab)
+    assert 'id="upload-form"' in tech_client.get(f"/cases/{case.id}/").text
+    client.force_login(pathologist)
+    page = client.get(f"/cases/{case.id}/")
+    assert page.status_code == 200 and 'id="upload-form"' not in page.text
+
+
+def test_it_serves_the_smear_image_to_its_lab(tech_client, lab):
+    slide = SlideFactory(case__lab=lab)
+    response = tech_client.get(f"/cases/slides/{slide.id}/image/")
+    assert response.status_code == 200 and response["Cache-Control"].startswith("private")
+    assert b"".join(response.streaming_content).startswith(b"\x89PNG")

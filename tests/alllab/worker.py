@@ -1,0 +1,97 @@
+"""A real Celery worker subprocess for the integration and browser tests, sharing the test database and media."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def broker_reachable(url: str) -> bool:
+    """Whether the broker answers: a TCP connect for Redis, the file's folder for SQLite."""
+    if url.startswith("redis"):
+        parts = urlsplit(url)
+        try:
+            with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 6379), timeout=1):
+                return True
+        except OSError:
+            return False
+    return url.startswith("sqla+sqlite:")
+
+
+def worker_database_url() -> str:
+    """A DATABASE_URL naming the test database this process created, for the worker to open."""
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    auth = quote(db["USER"] or "")
+    if db.get("PASSWORD"):
+        auth += ":" + quote(db["PASSWORD"])
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def worker_media(tmp_path_factory):
+    return tmp_path_factory.mktemp("worker-media")
+
+
+@pytest.fixture(scope="session")
+def worker_process(django_db_setup, django_db_blocker, worker_media, tmp_path_factory):
+    """One ``celery worker --pool solo`` for the session, on the test database, with stale messages purged."""
+    broker = settings.CELERY_BROKER_URL
+    if not broker_reachable(broker):
+        pytest.skip(f"broker {broker} is not reachable")
+    if connection.vendor == "sqlite" and "memory" in str(connection.settings_dict["NAME"]):
+        pytest.skip("an in-memory SQLite test database cannot be shared with a worker")
+    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "alllab.settings",
+        "DATABASE_URL": worker_database_url(),
+        "CELERY_BROKER_URL": broker,
+        "MEDIA_ROOT": str(worker_media),
+        "ALLLAB_DEVICE": "cpu",
+        "DB_CONN_MAX_AGE": "0",
+    }
+    cmd = [sys.executable, "-m", "celery", "-A", "alllab", "worker", "--pool", "solo", "--purge", "--loglevel", "INFO"]
+    cmd += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc.log_path = log_path
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture
+def live_worker(worker_process, transactional_db, settings, worker_media):
+    """The session's worker, for a test whose writes are committed (so the worker sees them) and shared media."""
+    settings.MEDIA_ROOT = str(worker_media)
+    return worker_process
+
+
+def wait_for_run(run_model, run_id: int, worker, *, timeout: float = 240) -> object:
+    """Poll the run row until it is done or failed; fail with the worker's log if it never gets there."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = run_model.objects.get(pk=run_id)
+        if run.status in ("done", "failed"):
+            return run
+        if worker.poll() is not None:
+            pytest.fail(f"worker exited ({worker.returncode}):\n{worker.log_path.read_text()[-4000:]}")
+        time.sleep(0.5)
+    pytest.fail(f"run {run_id} still {run.status} after {timeout} s:\n{worker.log_path.read_text()[-4000:]}")
