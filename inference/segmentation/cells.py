@@ -67,10 +67,14 @@ def split_cells(mask: np.ndarray, rbc_px: float) -> np.ndarray:
     comp, ncomp = ndi.label(mask)
     if n == 0:
         return comp.astype(np.int32)
-    idx = np.arange(1, n + 1)
-    centres = np.asarray(ndi.center_of_mass(peaks, plabels, idx)).reshape(-1, 2)
-    radii = np.asarray(ndi.maximum(dist, plabels, idx))
-    owner = np.asarray(ndi.maximum(comp, plabels, idx)).astype(int)
+    ys, xs = np.nonzero(peaks)
+    lab = plabels[ys, xs] - 1
+    count = np.bincount(lab, minlength=n)
+    centres = np.stack([np.bincount(lab, ys, n) / count, np.bincount(lab, xs, n) / count], axis=1)
+    radii = np.zeros(n)
+    np.maximum.at(radii, lab, dist[ys, xs])
+    owner = np.zeros(n, int)
+    owner[lab] = comp[ys, xs]  # a peak lies inside one component
     parent = list(range(n))
 
     def find(i: int) -> int:
@@ -79,14 +83,16 @@ def split_cells(mask: np.ndarray, rbc_px: float) -> np.ndarray:
             i = parent[i]
         return i
 
-    for i in range(n):
-        for j in range(i + 1, n):
-            if owner[i] != owner[j]:
-                continue
-            a = (centres[i, 0], centres[i, 1], radii[i])
-            b = (centres[j, 0], centres[j, 1], radii[j])
-            if not _has_neck(dist, a, b):
-                parent[find(j)] = find(i)
+    by_owner: dict[int, list[int]] = {}
+    for i, o in enumerate(owner):
+        by_owner.setdefault(int(o), []).append(i)
+    for members in by_owner.values():
+        for a_i, i in enumerate(members):
+            for j in members[a_i + 1 :]:
+                a = (centres[i, 0], centres[i, 1], radii[i])
+                b = (centres[j, 0], centres[j, 1], radii[j])
+                if not _has_neck(dist, a, b):
+                    parent[find(j)] = find(i)
     roots = np.array([find(i) for i in range(n)])
     out = comp.astype(np.int32)
     next_label = ncomp + 1

@@ -1,0 +1,111 @@
+"""Speed benchmarks, one section per pipeline stage: ``python -m inference.bench [SECTION ...] --json``.
+
+Sections register in ``SECTIONS`` (name -> function returning a JSON-able dict); running with no section
+runs them all. ``segmentation`` times ``find_cells`` (image already decoded) and ``load_image`` separately,
+on a 2592x1944 and a 1712x1368 ALL-IDB1 field and a 640x480 BCCD field when the datasets are present,
+otherwise on synthetic smears of the same sizes (the output says which). Speed lives here, never in tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from . import datasets_root
+
+# Fields per size: the first present is used. Chosen for being ordinary fields, not tuned for speed.
+SEGMENTATION_FIELDS = {
+    "2592x1944": ("ALL-IDB/ALL_IDB1/im/Im050_1.jpg", 2592, 1944, 85.0),
+    "1712x1368": ("ALL-IDB/ALL_IDB1/im/Im010_1.jpg", 1712, 1368, 69.0),
+    "640x480": ("BCCD/BCCD/JPEGImages/BloodImage_00000.jpg", 640, 480, 95.0),
+}
+
+
+def _median_ms(fn: Callable[[], object], repeats: int) -> dict:
+    fn()  # warm-up: first-call imports and allocations are not what a worker pays per image
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000.0)
+    return {
+        "median_ms": round(statistics.median(times), 1),
+        "min_ms": round(min(times), 1),
+        "max_ms": round(max(times), 1),
+        "repeats": repeats,
+    }
+
+
+def bench_segmentation(repeats: int) -> dict:
+    """Median milliseconds for ``find_cells`` (both methods) and ``load_image`` per image size."""
+    from .io import load_image
+    from .segment import find_cells
+
+    out = {}
+    for label, (rel, width, height, rbc) in SEGMENTATION_FIELDS.items():
+        path = datasets_root() / rel
+        if path.exists():
+            source = str(Path(rel))
+            rgb = load_image(path)
+            data = path.read_bytes()
+            load = _median_ms(lambda data=data: load_image(data), repeats)
+        else:
+            from tests.inference.synthetic import make_smear  # only when the datasets are absent
+
+            source = f"synthetic {width}x{height}, red cell {rbc} px"
+            rgb = make_smear(width=width, height=height, rbc_diameter=rbc, n_single=8, n_pairs=2).rgb
+            load = None
+        out[label] = {
+            "source": source,
+            "find_cells_modified": _median_ms(lambda rgb=rgb: find_cells(rgb), repeats),
+            "find_cells_kmeans": _median_ms(lambda rgb=rgb: find_cells(rgb, method="kmeans"), repeats),
+            "load_image": load,
+        }
+    return out
+
+
+SECTIONS: dict[str, Callable[[int], dict]] = {"segmentation": bench_segmentation}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the chosen sections and print the results (JSON with ``--json``)."""
+    parser = argparse.ArgumentParser(prog="python -m inference.bench", description=__doc__.split("\n")[0])
+    parser.add_argument("sections", nargs="*", choices=[[], *SECTIONS], help="default: all")
+    parser.add_argument("--segmentation", action="store_true", help="same as the 'segmentation' section")
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--json", action="store_true", help="print JSON (otherwise a short table)")
+    args = parser.parse_args(argv)
+    chosen = list(args.sections) + (["segmentation"] if args.segmentation else [])
+    chosen = list(dict.fromkeys(chosen)) or list(SECTIONS)
+    cv2.setNumThreads(os.cpu_count() or 1)
+    result = {
+        "command": "python -m inference.bench " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "date_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M"),
+        "machine": f"{platform.machine()} {os.cpu_count()}-core CPU, Python {platform.python_version()}, "
+        f"OpenCV {cv2.__version__}, NumPy {np.__version__}",
+        "sections": {name: SECTIONS[name](args.repeats) for name in chosen},
+    }
+    if args.json:
+        print(json.dumps(result, indent=1))
+    else:
+        for name, section in result["sections"].items():
+            print(f"[{name}]")
+            for label, row in section.items():
+                cells = {k: v["median_ms"] for k, v in row.items() if isinstance(v, dict)}
+                print(f"  {label:10s} " + "  ".join(f"{k} {v:.0f} ms" for k, v in cells.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
