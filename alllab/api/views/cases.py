@@ -50,7 +50,7 @@ def _lab_for_write(scope: Scope, slug: str) -> Lab:
 
 def _validation_error(exc: DjangoValidationError) -> exceptions.ValidationError:
     if hasattr(exc, "error_dict"):
-        detail = {API_FIELD.get(k, k): [str(m) for m in v.messages] for k, v in exc.error_dict.items()}
+        detail = {API_FIELD.get(k, k): list(v) for k, v in exc.message_dict.items()}
         detail["non_field_errors"] = detail.pop("__all__", [])
         if not detail["non_field_errors"]:
             del detail["non_field_errors"]
