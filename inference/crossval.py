@@ -1,0 +1,285 @@
+"""Cross-validation protocols for the cell classifier: ``python -m inference.crossval PROTOCOL``.
+
+Protocols (each writes one JSON under ``--out`` with per-fold rows, mean and std, and the command):
+
+* ``idb2``: the seed paper's protocol. ALL-IDB2's 259 crops (``Im257_0`` = ``Im223_0`` dropped), k-fold
+  stratified with the near-duplicate normal crops (Im222-227, Im256-260) in one group, so one fold.
+* ``idb1``: the honest slide-level protocol. Cells found by our segmentation on ALL-IDB1 (``Im108_0`` dropped),
+  folds grouped by smear (overlapping fields Im009-011 one group). Cell metrics on labelled cells (blast:
+  holds an annotated blast centroid; normal: on a healthy smear or holding only an ``other`` centroid); the
+  slide call (ALL if at least k cells have p >= 0.5) uses *every* cell found, with k chosen on the inner
+  validation smears of the training folds only. Also reported on the 2592x1944 smears alone.
+* ``cross-acq``: train on cells of the 2592x1944 smears only, test on the 1712x1368 smears' cells (a
+  different acquisition): cell metrics, AUROC the headline.
+
+Within every training fold an inner grouped 20% split does early stopping and temperature scaling; test
+folds are touched once, by the final model. Nothing is tuned on them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .calibrate import apply_temperature
+from .data import (
+    DEFAULT_PREPROCESSING,
+    Augment,
+    CellDataset,
+    CellSample,
+    bccd_cells,
+    idb1_cells,
+    idb1_group,
+    idb2_samples,
+    stratified_group_folds,
+    train_val_split,
+)
+from .metrics import binary_metrics, mean_std
+from .models import DEFAULT_CONFIGS, build_model
+from .train import fit, predict_logits, seed_everything, stain_target
+
+METRIC_KEYS = ("accuracy", "precision", "recall", "specificity", "f1", "mcc", "auroc")
+VARIANTS = {  # the ablation rows of the hybrid VGG
+    "full": {"residual": True, "attention": True},
+    "plain": {"residual": False, "attention": False},
+    "residual": {"residual": True, "attention": False},
+    "attention": {"residual": False, "attention": True},
+}
+SLIDE_K = (1, 2, 3, 4, 5)  # candidate "at least k blast cells" rules
+
+
+def make_model(arch: str, variant: str) -> tuple[torch.nn.Module, dict]:
+    config = DEFAULT_CONFIGS[arch]()
+    if arch == "hybrid_vgg":
+        config.update(VARIANTS[variant])
+    return build_model(arch=arch, config=config), config
+
+
+def train_one(samples: list[CellSample], args, *, seed: int) -> tuple[torch.nn.Module, float, dict, np.ndarray]:
+    """Fit on ``samples`` with an inner grouped validation split; returns model, T, preprocessing, val indices."""
+    prep = dict(DEFAULT_PREPROCESSING, input_size=args.input_size)
+    if args.stain:
+        prep["stain"] = stain_target(samples)
+    labels = [s.label for s in samples]
+    tr, va = train_val_split(labels, [s.group for s in samples], val_fraction=0.2, seed=seed)
+    seed_everything(seed)
+    model, _ = make_model(args.arch, args.variant)
+    res = fit(
+        model,
+        CellDataset([samples[i] for i in tr], prep, augment=Augment(), seed=seed),
+        CellDataset([samples[i] for i in va], prep, augment=None),
+        epochs=args.epochs,
+        patience=args.patience,
+        seed=seed,
+        progress=args.progress,
+    )
+    return res.model, res.temperature, prep, va, res
+
+
+def score(model, temperature: float, prep: dict, samples: list[CellSample]) -> np.ndarray:
+    """Calibrated p(blast) of samples (no augmentation)."""
+    if not samples:
+        return np.zeros(0)
+    return apply_temperature(predict_logits(model, CellDataset(samples, prep, augment=None)), temperature)
+
+
+def _row(fold: int, y: np.ndarray, p: np.ndarray, res, temperature: float, seconds: float) -> dict:
+    m = binary_metrics(y, p)
+    return {
+        "fold": fold,
+        **{k: round(float(v), 4) if k != "n" else v for k, v in m.items()},
+        "best_epoch": res.best_epoch,
+        "epochs_run": len(res.history),
+        "temperature": round(temperature, 3),
+        "ece_val_before": round(res.ece_before, 4),
+        "ece_val_after": round(res.ece_after, 4),
+        "train_seconds": round(seconds, 1),
+    }
+
+
+# ------------------------------------------------------------------ ALL-IDB2
+
+
+def run_idb2(args) -> dict:
+    samples = idb2_samples(size=args.input_size)
+    folds = stratified_group_folds([s.label for s in samples], [s.group for s in samples], args.folds, seed=args.seed)
+    rows, y_all, p_all = [], [], []
+    for f, test_idx in enumerate(folds[: args.max_folds or args.folds]):
+        train = [s for i, s in enumerate(samples) if i not in set(test_idx.tolist())]
+        test = [samples[i] for i in test_idx]
+        t0 = time.time()
+        model, temp, prep, _, res = train_one(train, args, seed=args.seed + f)
+        p = score(model, temp, prep, test)
+        y = np.array([s.label for s in test])
+        rows.append(_row(f, y, p, res, temp, time.time() - t0))
+        y_all += y.tolist()
+        p_all += p.tolist()
+        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    return {"folds": rows, "summary": mean_std(rows, METRIC_KEYS), "pooled": binary_metrics(y_all, p_all)}
+
+
+# ------------------------------------------------------------------ ALL-IDB1
+
+
+def slide_calls(table, p: np.ndarray, idx: np.ndarray, k: int) -> dict[str, int]:
+    """Per smear: 1 (ALL) when at least ``k`` of its cells have p >= 0.5; smears with no cell found call 0."""
+    calls = {}
+    for smear in np.unique(table.smear[idx]):
+        calls[str(smear)] = int((p[table.smear[idx] == smear] >= 0.5).sum() >= k)
+    return calls
+
+
+def _slide_accuracy(table, calls: dict[str, int], smears: list[str]) -> tuple[float, int]:
+    if not smears:
+        return float("nan"), 0
+    right = sum(calls.get(s, 0) == table.smears[s]["label"] for s in smears)
+    return right / len(smears), len(smears)
+
+
+def _cells(table, kind: str, idx: np.ndarray) -> list[CellSample]:
+    return [
+        CellSample(
+            table.crops[kind][i],
+            int(max(table.label[i], 0)),
+            idb1_group(str(table.smear[i])),
+            str(table.smear[i]),
+            table.stats[str(table.smear[i])],
+        )
+        for i in idx
+    ]
+
+
+def _train_cells(table, kind: str, train_smears: set[str], annotated: bool) -> list[CellSample]:
+    mask = np.isin(table.smear, list(train_smears))
+    samples = table.samples(kind, mask)
+    if annotated:
+        samples += table.annotated_samples(train_smears)
+    return samples
+
+
+def run_idb1(args) -> dict:
+    table = idb1_cells(size=args.input_size)
+    names = sorted(table.smears)
+    smear_labels = [table.smears[s]["label"] for s in names]
+    # folds over smears, grouped by overlap; stratified by the smear's diagnosis
+    folds = stratified_group_folds(smear_labels, [idb1_group(s) for s in names], args.folds, seed=args.seed)
+    rows, y_all, p_all, calls_all = [], [], [], {}
+    for f, test_smear_idx in enumerate(folds[: args.max_folds or args.folds]):
+        test_smears = {names[i] for i in test_smear_idx}
+        train_smears = set(names) - test_smears
+        t0 = time.time()
+        train = _train_cells(table, args.crop, train_smears, args.annotated)
+        model, temp, prep, val_idx, res = train_one(train, args, seed=args.seed + f)
+        # choose k on the inner validation smears (part of the training folds), using all their cells
+        val_smears = {train[i].source for i in val_idx}
+        vidx = np.flatnonzero(np.isin(table.smear, list(val_smears)))
+        pv = score(model, temp, prep, _cells(table, args.crop, vidx))
+        k = max(
+            SLIDE_K, key=lambda k: (_slide_accuracy(table, slide_calls(table, pv, vidx, k), sorted(val_smears))[0], -k)
+        )
+        # test: every cell found on the test smears
+        tidx = np.flatnonzero(np.isin(table.smear, list(test_smears)))
+        pt = score(model, temp, prep, _cells(table, args.crop, tidx))
+        labelled = table.label[tidx] >= 0
+        y, p = table.label[tidx][labelled], pt[labelled]
+        row = _row(f, y, p, res, temp, time.time() - t0)
+        calls = slide_calls(table, pt, tidx, k)
+        for s in test_smears:  # a smear where segmentation found nothing is called healthy
+            calls.setdefault(s, 0)
+        calls_all.update(calls)
+        big = sorted(s for s in test_smears if table.smears[s]["size"] == "2592x1944")
+        row["slide_k"] = k
+        row["slide_accuracy"], row["n_slides"] = _slide_accuracy(table, calls, sorted(test_smears))
+        row["slide_accuracy_2592"], row["n_slides_2592"] = _slide_accuracy(table, calls, big)
+        m2592 = np.isin(table.smear[tidx][labelled], big)
+        row["auroc_2592"] = round(binary_metrics(y[m2592], p[m2592])["auroc"], 4) if m2592.any() else float("nan")
+        rows.append(row)
+        y_all += y.tolist()
+        p_all += p.tolist()
+        print(json.dumps(row), file=sys.stderr, flush=True)
+    all_smears = sorted(calls_all)
+    big_all = [s for s in all_smears if table.smears[s]["size"] == "2592x1944"]
+    return {
+        "folds": rows,
+        "summary": mean_std(rows, (*METRIC_KEYS, "slide_accuracy", "slide_accuracy_2592", "auroc_2592")),
+        "pooled": binary_metrics(y_all, p_all),
+        "pooled_slide_accuracy": _slide_accuracy(table, calls_all, all_smears),
+        "pooled_slide_accuracy_2592": _slide_accuracy(table, calls_all, big_all),
+        "slide_calls": calls_all,
+        "cells": {
+            "labelled": int((table.label >= 0).sum()),
+            "blast": int((table.label == 1).sum()),
+            "normal": int((table.label == 0).sum()),
+            "unlabelled": int((table.label < 0).sum()),
+            "annotated_extra": int(len(table.ann_label)),
+        },
+    }
+
+
+def run_cross_acq(args) -> dict:
+    table = idb1_cells(size=args.input_size)
+    big = {s for s, m in table.smears.items() if m["size"] == "2592x1944"}
+    small = {s for s, m in table.smears.items() if m["size"] == "1712x1368"}
+    t0 = time.time()
+    train = _train_cells(table, args.crop, big, args.annotated)
+    if args.bccd:
+        train += bccd_cells(size=args.input_size, kind=args.crop)
+    model, temp, prep, _, res = train_one(train, args, seed=args.seed)
+    tidx = np.flatnonzero(np.isin(table.smear, list(small)) & (table.label >= 0))
+    p = score(model, temp, prep, _cells(table, args.crop, tidx))
+    row = _row(0, table.label[tidx], p, res, temp, time.time() - t0)
+    row["n_train"] = len(train)
+    return {"folds": [row], "summary": {k: {"mean": row[k], "std": 0.0} for k in METRIC_KEYS}}
+
+
+PROTOCOLS = {"idb2": run_idb2, "idb1": run_idb1, "cross-acq": run_cross_acq}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m inference.crossval", description=__doc__.split("\n\n")[0])
+    ap.add_argument("protocol", choices=sorted(PROTOCOLS))
+    ap.add_argument("--arch", default="hybrid_vgg", choices=sorted(DEFAULT_CONFIGS))
+    ap.add_argument("--variant", default="full", choices=sorted(VARIANTS))
+    ap.add_argument("--crop", default="scaled", choices=["scaled", "masked", "raw"], help="idb1/cross-acq crops")
+    ap.add_argument("--annotated", action="store_true", help="also train on crops at annotated centroids")
+    ap.add_argument("--bccd", action="store_true", help="cross-acq: add BCCD white cells as negatives")
+    ap.add_argument("--stain", action="store_true", help="Reinhard stain normalisation per smear")
+    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--max-folds", type=int, default=0, help="run only the first N folds (0: all)")
+    ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--patience", type=int, default=8)
+    ap.add_argument("--input-size", type=int, default=DEFAULT_PREPROCESSING["input_size"])
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--progress", action="store_true")
+    ap.add_argument("--out", type=Path, help="write the result JSON here")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    t0 = time.time()
+    result = PROTOCOLS[args.protocol](args)
+    result = {
+        "protocol": args.protocol,
+        "command": "python -m inference.crossval " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "settings": {k: v for k, v in vars(args).items() if k not in ("out", "progress")},
+        "machine": f"{platform.machine()} {platform.processor() or ''} torch {torch.__version__}, "
+        f"{args.threads} thread(s) on a shared 2-core VM".strip(),
+        "wall_seconds": round(time.time() - t0, 1),
+        **result,
+    }
+    text = json.dumps(result, indent=1, default=float)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
+    print(json.dumps({"protocol": args.protocol, "summary": result["summary"]}, default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

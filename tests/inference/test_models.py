@@ -1,0 +1,120 @@
+"""The hybrid VGG and the checkpoint format."""
+
+import pytest
+import torch
+
+from inference.models import CheckpointError, HybridVGGConfig, build_model, load_checkpoint, save_checkpoint
+from inference.models.hybrid_vgg import hybrid_vgg
+
+PREP = {"input_size": 32, "mean": [0.5] * 3, "std": [0.25] * 3, "stain": None}
+
+
+def _small(**kw):
+    return hybrid_vgg(widths=(4, 8), **kw)
+
+
+@pytest.mark.parametrize("residual", [True, False])
+@pytest.mark.parametrize("attention", [True, False])
+def test_it_returns_one_finite_logit_per_crop(residual, attention):
+    torch.manual_seed(0)
+    model = _small(residual=residual, attention=attention).eval()
+    x = torch.randn(3, 3, 32, 32)
+    feats = model.forward_features(x)
+    assert feats.shape == (3, 8, 8, 8)
+    out = model(x)
+    assert out.shape == (3,)
+    assert torch.isfinite(out).all()
+
+
+def test_it_keeps_the_last_attention_map_only_when_attention_is_on():
+    with_att = _small().eval()
+    with_att(torch.randn(2, 3, 32, 32))
+    assert with_att.attention_map().shape == (2, 1, 16, 16)
+    without = _small(attention=False).eval()
+    without(torch.randn(2, 3, 32, 32))
+    assert without.attention_map() is None
+
+
+def test_it_is_deterministic_with_a_seed():
+    torch.manual_seed(7)
+    a = _small().eval()(torch.ones(1, 3, 32, 32))
+    torch.manual_seed(7)
+    b = _small().eval()(torch.ones(1, 3, 32, 32))
+    assert torch.equal(a, b)
+
+
+def test_it_stays_a_few_million_parameters_or_fewer():
+    n = sum(p.numel() for p in hybrid_vgg().parameters())
+    assert 50_000 < n < 3_000_000
+
+
+def test_it_round_trips_a_checkpoint(tmp_path):
+    torch.manual_seed(0)
+    model = _small().eval()
+    path = tmp_path / "m.pt"
+    digest = save_checkpoint(
+        path,
+        model,
+        config=model.cfg.to_dict(),
+        preprocessing=PREP,
+        class_names=["normal", "blast"],
+        version="9.9.9",
+        temperature=1.7,
+        metrics={"auroc": 0.5},
+    )
+    ck = load_checkpoint(path)
+    assert ck.sha256 == digest and ck.version == "9.9.9" and ck.temperature == 1.7
+    assert ck.preprocessing == PREP and ck.class_names == ["normal", "blast"]
+    assert ck.config == model.cfg.to_dict()
+    x = torch.randn(2, 3, 32, 32)
+    assert torch.equal(ck.model(x), model(x))
+
+
+def _saved(tmp_path):
+    model = _small()
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, model, config=model.cfg.to_dict(), preprocessing=PREP, class_names=["n", "b"], version="1")
+    return path
+
+
+def test_it_refuses_a_tampered_checkpoint(tmp_path):
+    path = _saved(tmp_path)
+    payload = torch.load(path, weights_only=True)
+    key = next(k for k in payload["state_dict"] if k.endswith("weight"))
+    payload["state_dict"][key] += 0.01
+    torch.save(payload, path)
+    with pytest.raises(CheckpointError, match="sha256"):
+        load_checkpoint(path)
+
+
+def test_it_refuses_weights_that_do_not_fit_the_config(tmp_path):
+    from inference.models import state_sha256
+
+    path = _saved(tmp_path)
+    payload = torch.load(path, weights_only=True)
+    payload["config"]["widths"] = [4, 16]  # shapes no longer match; hash of the state is still right
+    payload["sha256"] = state_sha256(payload["state_dict"])
+    torch.save(payload, path)
+    with pytest.raises(CheckpointError, match="do not fit"):
+        load_checkpoint(path)
+
+
+def test_it_refuses_a_missing_or_foreign_file(tmp_path):
+    with pytest.raises(CheckpointError, match="no checkpoint"):
+        load_checkpoint(tmp_path / "absent.pt")
+    torch.save({"hello": 1}, tmp_path / "foreign.pt")
+    with pytest.raises(CheckpointError, match="not an ALL-Lab checkpoint"):
+        load_checkpoint(tmp_path / "foreign.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a zip")
+    with pytest.raises(CheckpointError, match="cannot read"):
+        load_checkpoint(tmp_path / "junk.pt")
+
+
+def test_it_refuses_an_unknown_architecture():
+    with pytest.raises(CheckpointError, match="unknown architecture"):
+        build_model(arch="nope", config={})
+
+
+def test_it_round_trips_the_config_through_a_dict():
+    cfg = HybridVGGConfig(widths=(8, 16, 32), residual=False)
+    assert HybridVGGConfig.from_dict(cfg.to_dict()) == cfg

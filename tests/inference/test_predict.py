@@ -1,0 +1,85 @@
+"""The Predictor on a tiny synthetic checkpoint: calibrated probabilities, heatmaps, caching."""
+
+import numpy as np
+import pytest
+import torch
+
+from inference.models import CheckpointError
+from inference.predict import Predictor, center_crop
+
+from .classifier_synthetic import cell, tiny_checkpoint
+
+
+@pytest.fixture
+def predictor(tmp_path):
+    return Predictor.load(tiny_checkpoint(tmp_path / "m.pt", temperature=2.0))
+
+
+def test_it_returns_one_calibrated_probability_per_crop(predictor):
+    rng = np.random.default_rng(0)
+    crops = [cell(i % 2, rng, size=40 + i) for i in range(70)]  # more than one batch, mixed sizes
+    p = predictor.predict_crops(crops)
+    assert p.shape == (70,)
+    assert ((p >= 0) & (p <= 1)).all()
+    logits = predictor.predict_logits(crops)
+    assert np.allclose(p, 1 / (1 + np.exp(-logits / 2.0)), atol=1e-6)
+    assert predictor.predict_crops([]).shape == (0,)
+
+
+def test_it_gives_the_same_answer_one_crop_at_a_time(predictor):
+    rng = np.random.default_rng(1)
+    crops = [cell(1, rng), cell(0, rng)]
+    together = predictor.predict_crops(crops)
+    alone = np.array([predictor.predict_crops([c])[0] for c in crops])
+    assert np.allclose(together, alone, atol=1e-5)
+
+
+def test_it_makes_a_heatmap_the_size_of_the_crop_in_the_unit_interval(predictor):
+    crop = cell(1, np.random.default_rng(2), size=50)
+    h = predictor.heatmap(crop)
+    assert h.shape == (50, 50) and h.dtype == np.float32
+    assert h.min() >= 0 and h.max() <= 1
+
+
+def test_it_loads_a_checkpoint_once_per_process(tmp_path):
+    path = tiny_checkpoint(tmp_path / "m.pt")
+    a = Predictor.load(path)
+    b = Predictor.load(str(path))
+    assert a is b
+    assert a.model_name == "hybrid_vgg" and a.model_version == "0.0.0-test" and a.device == "cpu"
+
+
+def test_it_refuses_cuda_when_there_is_none(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(RuntimeError, match="CUDA is not available"):
+        Predictor.load(tiny_checkpoint(tmp_path / "m.pt"), device="cuda")
+
+
+def test_it_refuses_a_missing_checkpoint(tmp_path):
+    with pytest.raises(CheckpointError):
+        Predictor.load(tmp_path / "nothing.pt")
+
+
+def test_it_refuses_a_crop_that_is_not_uint8_rgb(predictor):
+    with pytest.raises(ValueError, match="uint8 RGB"):
+        predictor.predict_crops([np.zeros((10, 10), np.uint8)])
+
+
+def test_it_pads_centre_crops_at_the_border():
+    img = np.zeros((20, 30, 3), np.uint8)
+    img[:, :, 0] = np.arange(30)
+    out = center_crop(img, 0, 0, 10, out_size=10)
+    assert out.shape == (10, 10, 3)
+    assert out[0, 0, 0] == 0  # edge-padded, not garbage
+
+
+def test_it_loads_the_shipped_weights():
+    from inference.predict import DEFAULT_WEIGHTS
+
+    if not DEFAULT_WEIGHTS.exists():
+        pytest.fail(f"shipped checkpoint missing at {DEFAULT_WEIGHTS}")
+    p = Predictor.load()
+    assert p.model_name == "hybrid_vgg" and p.model_version
+    out = p.predict_crops([cell(1, np.random.default_rng(3), size=96)])
+    assert 0 <= out[0] <= 1
