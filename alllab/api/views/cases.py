@@ -22,7 +22,7 @@ from alllab.api.serializers import (
     ErrorSerializer,
 )
 from alllab.api.services import OrderConflict, case_order_create
-from alllab.api.views.common import ERR_400, ERR_404, ERR_AUTH, ApiView, CasePagination
+from alllab.api.views.common import ERR_400, ERR_404, ERR_AUTH, JSON, ApiView, CasePagination
 
 # The case model's names for what the API calls otherwise; errors name the field the client sent.
 API_FIELD = {"patient_pseudonym": "patient_id", "specimen_date": "specimen_collected_at"}
@@ -88,7 +88,9 @@ class CaseListCreateView(ApiView):
         responses={
             201: OpenApiResponse(CaseSerializer, description="Created."),
             200: OpenApiResponse(CaseSerializer, description="This accession number already exists: that case."),
-            409: OpenApiResponse(ErrorSerializer, description="Accession number exists for another patient id."),
+            (409, JSON): OpenApiResponse(
+                ErrorSerializer, description="Accession number exists for another patient id."
+            ),
             **ERR_400,
             **ERR_AUTH,
         },

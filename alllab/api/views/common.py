@@ -60,17 +60,21 @@ class CellPagination(pagination.PageNumberPagination):
     page_size = 500  # a smear has tens to a few hundred white cells: usually one page
 
 
+JSON = "application/json"
+
+
 def _err(description: str) -> OpenApiResponse:
     return OpenApiResponse(ErrorSerializer, description=description)
 
 
-ERR_400 = {400: _err("Bad input; `error.field` names the field.")}
+# Keyed by (status, media type): errors are JSON even where the success body is FHIR, HL7 or PNG.
+ERR_400 = {(400, JSON): _err("Bad input; `error.field` names the field.")}
 ERR_AUTH = {
-    401: _err("No credentials, or an unknown, malformed or revoked token."),
-    403: _err("Signed in, but without a role that may do this."),
-    429: _err("Too many requests from this token or user; retry after the `Retry-After` seconds."),
+    (401, JSON): _err("No credentials, or an unknown, malformed or revoked token."),
+    (403, JSON): _err("Signed in, but without a role that may do this."),
+    (429, JSON): _err("Too many requests from this token or user; retry after the `Retry-After` seconds."),
 }
-ERR_404 = {404: _err("No such object in the caller's lab (another lab's object looks the same).")}
+ERR_404 = {(404, JSON): _err("No such object in the caller's lab (another lab's object looks the same).")}
 
 
 @extend_schema(exclude=True)

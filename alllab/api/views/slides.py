@@ -19,7 +19,7 @@ from alllab.api.errors import PayloadTooLarge, UnsupportedImage
 from alllab.api.representations import cell_json, slide_json
 from alllab.api.selectors import api_case_get, api_cell_get, api_slide_cells, api_slide_get
 from alllab.api.serializers import CellPageSerializer, CellSerializer, SlideSerializer, SlideUploadInputSerializer
-from alllab.api.views.common import ERR_400, ERR_404, ERR_AUTH, ApiView, CellPagination, PngRenderer, _err
+from alllab.api.views.common import ERR_400, ERR_404, ERR_AUTH, JSON, ApiView, CellPagination, PngRenderer, _err
 from alllab.cases.services import slide_create
 
 # Formats the worker reads (inference.io); the bytes decide, never the file name or the declared content type.
@@ -52,8 +52,8 @@ class CaseSlideUploadView(ApiView):
         request={"multipart/form-data": SlideUploadInputSerializer},
         responses={
             202: OpenApiResponse(SlideSerializer, description="Stored; analysis queued. Poll the slide."),
-            413: _err("Larger than the upload limit (`ALLLAB_MAX_UPLOAD_MB`)."),
-            415: _err("Not multipart, or the bytes are not a PNG, JPEG, TIFF or BMP image."),
+            (413, JSON): _err("Larger than the upload limit (`ALLLAB_MAX_UPLOAD_MB`)."),
+            (415, JSON): _err("Not multipart, or the bytes are not a PNG, JPEG, TIFF or BMP image."),
             **ERR_400,
             **ERR_AUTH,
             **ERR_404,

@@ -1,0 +1,108 @@
+"""The OpenAPI schema, the local Swagger UI, and a schemathesis pass over every operation finding no 500.
+
+The schemathesis pass is bounded (``MAX_EXAMPLES`` per operation) and runs in-process over WSGI. Each generated
+request is sent twice: as generated (mostly unknown ids: 404s and bad input) and with its path ids pointed at a real
+case, slide and cell of the caller's lab, so the success paths are fuzzed too.
+"""
+
+from __future__ import annotations
+
+import pytest
+import schemathesis
+import yaml
+from django.core import signals
+from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
+from django.urls import reverse
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
+
+MAX_EXAMPLES = 12
+
+pytestmark = pytest.mark.django_db
+
+
+def _schema(client) -> dict:
+    response = client.get(reverse("api:schema"))
+    assert response.status_code == 200
+    return yaml.safe_load(response.content)
+
+
+def test_it_publishes_an_openapi_3_schema_with_every_route(anon):
+    schema = _schema(anon)
+    assert schema["openapi"].startswith("3.")
+    assert set(schema["paths"]) == {
+        "/api/v1/cases/",
+        "/api/v1/cases/{case_id}/",
+        "/api/v1/cases/{case_id}/slides/",
+        "/api/v1/cases/{case_id}/fhir/",
+        "/api/v1/cases/{case_id}/hl7/",
+        "/api/v1/slides/{slide_id}/",
+        "/api/v1/slides/{slide_id}/cells/",
+        "/api/v1/cells/{cell_id}/crop/",
+    }
+    assert schema["components"]["securitySchemes"]["lisToken"]["scheme"] == "bearer"
+
+
+def test_it_documents_the_error_shape_for_every_operation(anon):
+    schema = _schema(anon)
+    for path, item in schema["paths"].items():
+        for method, op in item.items():
+            assert {"401", "403", "429"} <= set(op["responses"]), (method, path)
+            for code, response in op["responses"].items():
+                if code.startswith(("4", "5")):
+                    ref = response["content"]["application/json"]["schema"]["$ref"]
+                    assert ref.endswith("/Error"), (method, path, code)
+
+
+def test_it_types_every_output_field(anon):
+    components = _schema(anon)["components"]["schemas"]
+    for name in ("Case", "CaseDetail", "Slide", "Cell", "Summary"):
+        for field, spec in components[name]["properties"].items():
+            assert "type" in spec or "$ref" in spec or "allOf" in spec or "oneOf" in spec, (name, field)
+
+
+def test_it_serves_swagger_ui_from_local_assets(anon):
+    response = anon.get(reverse("api:docs"))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "swagger-ui" in html
+    assert "cdn" not in html.lower() and "unpkg" not in html.lower()
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in html
+
+
+# Loaded at collection: the schema view needs no database (it is public and reads no rows).
+fuzzed = schemathesis.openapi.from_wsgi("/api/v1/schema/", get_wsgi_application())
+
+
+@pytest.fixture
+def _wsgi_in_test_transaction(settings):
+    """Let raw WSGI calls share the test's transaction (Django's test client does the same) and its rate budget."""
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"lis_client": "100000/min", "user": "100000/min"},
+    }
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+@pytest.mark.usefixtures("_wsgi_in_test_transaction")
+@fuzzed.parametrize()
+@settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    derandomize=True,  # the same examples every run: a failure here is reproducible, not a flake
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+def test_it_never_answers_500_and_matches_its_schema(case, lis, done_case):
+    headers = {"Authorization": f"Bearer {lis[1]}"}
+    checks = [not_a_server_error, content_type_conformance, response_schema_conformance]
+    case.call_and_validate(headers=headers, checks=checks)
+    real_ids = {"case_id": done_case[0].pk, "slide_id": done_case[1].pk, "cell_id": done_case[3][0].pk}
+    if case.path_parameters:
+        case.path_parameters = {k: real_ids.get(k, v) for k, v in case.path_parameters.items()}
+        case.call_and_validate(headers=headers, checks=checks)
