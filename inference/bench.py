@@ -75,7 +75,51 @@ def bench_segmentation(repeats: int) -> dict:
     return out
 
 
-SECTIONS: dict[str, Callable[[int], dict]] = {"segmentation": bench_segmentation}
+# ---------------------------------------------------------------- classify (owned by the classifier engineer)
+
+CLASSIFY_SMEAR = "ALL-IDB/ALL_IDB1/im/Im050_1.jpg"  # 2592x1944, an ordinary field
+
+
+def bench_classify(repeats: int) -> dict:
+    """Milliseconds per cell for the shipped classifier at several batch sizes, and one 2592x1944 smear end to end
+    (decode + segment + crop + classify, with and without Grad-CAM heatmaps). Synthetic when datasets are absent.
+    """
+    import torch
+
+    from .io import load_image
+    from .predict import Predictor
+    from .segment import crop_cell, find_cells
+
+    predictor = Predictor.load()
+    path = datasets_root() / CLASSIFY_SMEAR
+    if path.exists():
+        source, data = CLASSIFY_SMEAR, path.read_bytes()
+    else:
+        from tests.inference.synthetic import make_smear  # only when the datasets are absent
+
+        source = "synthetic 2592x1944, red cell 85 px"
+        rgb = make_smear(width=2592, height=1944, rbc_diameter=85.0, n_single=12, n_pairs=2).rgb
+        data = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))[1].tobytes()
+    rgb = load_image(data)
+    seg = find_cells(rgb)
+    crops = [crop_cell(rgb, r, rbc_diameter_px=seg.rbc_diameter_px) for r in seg.cells]
+    pool = [crops[i % len(crops)] for i in range(64)] if crops else []
+    row: dict = {
+        "source": source,
+        "model": f"{predictor.model_name} {predictor.model_version}",
+        "torch_threads": torch.get_num_threads(),
+        "cells_on_smear": len(seg.cells),
+    }
+    for batch in (1, 16, 64):  # median_ms is per batch; ms_per_cell divides it by the batch size
+        if pool:
+            timing = _median_ms(lambda b=batch: predictor.predict_crops(pool[:b]), repeats)
+            row[f"classify_batch_{batch}"] = {"ms_per_cell": round(timing["median_ms"] / batch, 2), **timing}
+    row["smear_end_to_end"] = _median_ms(lambda: predictor.analyze(load_image(data), with_heatmaps=False), repeats)
+    row["smear_end_to_end_heatmaps"] = _median_ms(lambda: predictor.analyze(load_image(data)), repeats)
+    return {"2592x1944": row}
+
+
+SECTIONS: dict[str, Callable[[int], dict]] = {"segmentation": bench_segmentation, "classify": bench_classify}
 
 
 def main(argv: list[str] | None = None) -> int:

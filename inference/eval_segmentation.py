@@ -31,6 +31,7 @@ import numpy as np
 
 from .datasets import BccdImage, Idb1Smear, bccd_images, idb1_smears
 from .io import load_image
+from .segmentation.colour import NUCLEUS_HUE_DEG, hsv_float, hue_distance_deg
 from .segmentation.pipeline import METHODS, find_cells
 from .types import CellRegion, Segmentation
 
@@ -110,11 +111,30 @@ def eval_bccd(images: list[BccdImage], method: str) -> dict:
     }
 
 
-def _idb1_one(smear: Idb1Smear, seg: Segmentation) -> dict:
+def stained_fraction(rgb: np.ndarray, points: list[tuple[float, float]], rbc_diameter_px: float) -> int:
+    """How many points sit on stained nuclear material: a window of 0.3 red-cell diameters whose median pixel
+    is blue-violet (hue within 60 degrees of 265) and saturated (S >= 0.25). Used to check what an
+    annotation set marks, independently of the segmentation."""
+    half = max(1, int(0.15 * rbc_diameter_px))
+    hits = 0
+    for x, y in points:
+        xi, yi = int(round(x)), int(round(y))
+        win = rgb[max(0, yi - half) : yi + half + 1, max(0, xi - half) : xi + half + 1]
+        if win.size == 0:
+            continue
+        hsv = hsv_float(win).reshape(-1, 3)
+        hue, sat = np.median(hsv[:, 0]), np.median(hsv[:, 1])
+        hits += int(hue_distance_deg(float(hue), NUCLEUS_HUE_DEG) <= 60 and sat >= 0.25)
+    return hits
+
+
+def _idb1_one(smear: Idb1Smear, rgb: np.ndarray, seg: Segmentation) -> dict:
     blast_hits = cells_containing(seg.cells, smear.blasts)
     other_hits = cells_containing(seg.cells, smear.others)
     hits = [h for h in blast_hits + other_hits if h >= 0]
     ids, counts = np.unique(hits, return_counts=True) if hits else (np.array([]), np.array([]))
+    blast_ids = [h for h in blast_hits if h >= 0]
+    alone = sum(1 for h in blast_ids if blast_ids.count(h) == 1)
     return {
         "image": smear.name,
         "size": [seg.width, seg.height],
@@ -122,6 +142,9 @@ def _idb1_one(smear: Idb1Smear, seg: Segmentation) -> dict:
         "cells": len(seg.cells),
         "blasts": len(smear.blasts),
         "blasts_found": sum(h >= 0 for h in blast_hits),
+        "blasts_alone": alone,
+        "blasts_stained": stained_fraction(rgb, smear.blasts, seg.rbc_diameter_px),
+        "others_stained": stained_fraction(rgb, smear.others, seg.rbc_diameter_px),
         "others": len(smear.others),
         "others_found": sum(h >= 0 for h in other_hits),
         "cells_with_centroid": int(len(ids)),
@@ -132,7 +155,10 @@ def _idb1_one(smear: Idb1Smear, seg: Segmentation) -> dict:
 
 def eval_idb1(smears: list[Idb1Smear], method: str) -> dict:
     """Centroid recall (blasts, non-blasts) and the precision proxy on ALL-IDB1."""
-    rows = [_idb1_one(s, find_cells(load_image(s.path), method=method)) for s in smears]
+    rows = []
+    for s in smears:
+        rgb = load_image(s.path)
+        rows.append(_idb1_one(s, rgb, find_cells(rgb, method=method)))
 
     def total(key: str) -> int:
         return int(sum(r[key] for r in rows))
@@ -142,7 +168,10 @@ def eval_idb1(smears: list[Idb1Smear], method: str) -> dict:
         "images": len(rows),
         "blast_centroids": total("blasts"),
         "blast_recall": total("blasts_found") / max(1, total("blasts")),
+        "blast_recall_alone_in_cell": total("blasts_alone") / max(1, total("blasts")),
+        "blast_centroids_on_stained_nucleus": total("blasts_stained") / max(1, total("blasts")),
         "other_centroids": total("others"),
+        "other_centroids_on_stained_nucleus": total("others_stained") / max(1, total("others")),
         "other_recall": total("others_found") / max(1, total("others")),
         "cells_detected": cells,
         "cells_per_image_median": float(np.median([r["cells"] for r in rows])),
@@ -184,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{method:9s} BCCD recall {b['recall']:.3f} precision {b['precision']:.3f} | IDB1 blast recall "
             f"{i['blast_recall']:.3f} other recall {i['other_recall']:.3f} cells/img {i['cells_per_image_median']:.0f}"
             f" proxy-precision {i['precision_proxy_cells_with_any_centroid'] or 0:.3f} shared {i['centroids_sharing_a_cell']}"
+            f" blast-alone {i['blast_recall_alone_in_cell']:.3f} stained blasts/others "
+            f"{i['blast_centroids_on_stained_nucleus']:.2f}/{i['other_centroids_on_stained_nucleus']:.2f}"
         )
     return 0
 

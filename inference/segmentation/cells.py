@@ -20,7 +20,7 @@ from .kmeans import CYTOPLASM, NUCLEUS, disc
 
 CYTOPLASM_REACH_RBC = 0.5
 MIN_CELL_RBC_AREAS = 0.3
-MIN_MARKER_RBC = 0.22  # a marker's inscribed radius, in red-cell diameters (smallest lymphocyte ~0.45)
+MIN_MARKER_RBC = 0.3  # a marker's inscribed radius, in red-cell diameters (small lymphocyte nucleus ~0.4)
 NECK_RATIO = 0.72  # overlapping equal discs whose centres are 1.4 radii apart have a neck of ~0.71
 
 
@@ -59,9 +59,16 @@ def _has_neck(dist: np.ndarray, a: tuple[float, float, float], b: tuple[float, f
     return float(dist[ys, xs].min()) < NECK_RATIO * min(ra, rb)
 
 
-def split_cells(mask: np.ndarray, rbc_px: float) -> np.ndarray:
-    """Label image (int32, 0 = none) with touching cells separated."""
-    dist = cv2.distanceTransform(np.pad(mask, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
+def split_cells(mask: np.ndarray, rbc_px: float, nucleus: np.ndarray | None = None) -> np.ndarray:
+    """Label image (int32, 0 = none) with touching cells separated.
+
+    With ``nucleus`` given, markers and necks come from the distance transform of the nucleus mask inside
+    the cell mask: tightly packed blasts press into polygons whose cell mask has no neck at all, but the
+    thin pale line between two nuclei still shows in the nucleus mask. Lobes of one neutrophil are too
+    small (inscribed radius under ``MIN_MARKER_RBC`` diameters) to become markers of their own.
+    """
+    seeds_from = mask if nucleus is None else (ndi.binary_fill_holes(nucleus) & mask)
+    dist = cv2.distanceTransform(np.pad(seeds_from, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
     peaks = own_disc_maxima(dist) & (dist >= MIN_MARKER_RBC * rbc_px)
     plabels, n = ndi.label(peaks)
     comp, ncomp = ndi.label(mask)
@@ -96,6 +103,7 @@ def split_cells(mask: np.ndarray, rbc_px: float) -> np.ndarray:
     roots = np.array([find(i) for i in range(n)])
     out = comp.astype(np.int32)
     next_label = ncomp + 1
+    cell_dist = cv2.distanceTransform(np.pad(mask, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
     slices = ndi.find_objects(comp)
     for c in np.unique(owner):
         groups = np.unique(roots[owner == c])
@@ -106,7 +114,7 @@ def split_cells(mask: np.ndarray, rbc_px: float) -> np.ndarray:
         for k, g in enumerate(groups):
             members = np.flatnonzero(roots == g) + 1
             seeds[np.isin(plabels[sl], members)] = next_label + k
-        out[sl][comp[sl] == c] = _flood(-dist[sl], seeds, comp[sl] == c)[comp[sl] == c]
+        out[sl][comp[sl] == c] = _flood(-(dist[sl] + 0.1 * cell_dist[sl]), seeds, comp[sl] == c)[comp[sl] == c]
         next_label += len(groups)
     return out
 

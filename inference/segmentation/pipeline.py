@@ -52,7 +52,9 @@ def find_cells(rgb: np.ndarray, *, method: str = "modified", single_cell: bool =
     if method == "modified":
         clustering = modified_kmeans(px.features, rbc_px)
         mask = cell_mask(clustering.labels, clustering.nucleus, rbc_px) if clustering.has_white_cells else None
-        labels = split_cells(mask, rbc_px) if mask is not None else np.zeros(work.shape[:2], np.int32)
+        labels = (
+            split_cells(mask, rbc_px, clustering.nucleus) if mask is not None else np.zeros(work.shape[:2], np.int32)
+        )
         min_area = MIN_CELL_RBC_AREAS * np.pi * (rbc_px / 2.0) ** 2
     else:
         clustering = plain_kmeans(px.features)
