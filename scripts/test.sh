@@ -4,14 +4,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${VENV:-.venv}/bin
 
-# PostgreSQL and Redis run on CI's machines; use them when they answer, SQLite and an in-memory broker otherwise.
+# PostgreSQL and Redis run on CI's machines; use them when they answer, SQLite and a SQLite broker file otherwise.
 if [ -z "${DATABASE_URL:-}" ] && pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
   export DATABASE_URL="postgres://postgres@127.0.0.1:5432/test"
 fi
 if [ -z "${REDIS_URL:-}" ] && (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then
   export REDIS_URL="redis://127.0.0.1:6379/15"
 fi
-echo "database: ${DATABASE_URL:-sqlite (default)}  broker: ${REDIS_URL:-local default}"
+# Without Redis, the worker tests use a broker file of their own, never the one `make run` uses.
+if [ -z "${REDIS_URL:-}" ] && [ -z "${CELERY_BROKER_URL:-}" ]; then
+  mkdir -p var
+  export CELERY_BROKER_URL="sqla+sqlite:///$PWD/var/test-broker.sqlite3"
+fi
+echo "database: ${DATABASE_URL:-sqlite (default)}  broker: ${REDIS_URL:-$CELERY_BROKER_URL}"
 
 "$BIN/ruff" check .
 "$BIN/ruff" format --check .

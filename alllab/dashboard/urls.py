@@ -7,4 +7,5 @@ from alllab.dashboard import views
 urlpatterns = [
     path("", views.home_view, name="home"),
     path("review/", views.review_queue_view, name="review_queue"),
+    path("healthz", views.health_view, name="health"),
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
+from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
@@ -33,3 +34,11 @@ def review_queue_view(request: HttpRequest) -> HttpResponse:
         "analysing": case_list(user=request.user, status=Case.Status.ANALYSING).count(),
     }
     return render(request, "dashboard/review_queue.html", {"cases": queue[:200], "counts": counts})
+
+
+@require_GET
+def health_view(request: HttpRequest) -> HttpResponse:
+    """For load balancers and container healthchecks: 200 when the database answers."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return HttpResponse("ok", content_type="text/plain")

@@ -24,7 +24,7 @@
     const item = el("li");
     const name = el("span", { class: "name" }, file.name);
     const bar = el("progress", { max: "1", value: "0", "aria-label": "Upload of " + file.name });
-    const msg = el("span", { class: "msg" }, "Uploading…");
+    const msg = el("span", { class: "upload-msg" }, "Uploading…");
     item.append(name, bar, msg);
     list.append(item);
     const body = new FormData();

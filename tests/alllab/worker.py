@@ -68,6 +68,13 @@ def worker_process(django_db_setup, django_db_blocker, worker_media, tmp_path_fa
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     proc.log_path = log_path
+    # Wait until it is consuming: --purge runs at start-up and would erase a message sent before that.
+    deadline = time.monotonic() + 90
+    while b" ready." not in log_path.read_bytes():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"the worker did not start:\n{log_path.read_text()[-4000:]}")
+        time.sleep(0.3)
     yield proc
     proc.terminate()
     try:
@@ -84,7 +91,7 @@ def live_worker(worker_process, transactional_db, settings, worker_media):
     return worker_process
 
 
-def wait_for_run(run_model, run_id: int, worker, *, timeout: float = 240) -> object:
+def wait_for_run(run_model, run_id: int, worker, *, timeout: float = 180) -> object:
     """Poll the run row until it is done or failed; fail with the worker's log if it never gets there."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

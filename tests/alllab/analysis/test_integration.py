@@ -1,0 +1,47 @@
+"""End to end with a real Celery worker on Redis: upload through the view, the worker stores the cells."""
+
+import pytest
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from alllab.analysis.models import AnalysisRun
+from alllab.cases.models import Case
+from tests.alllab.factories import CaseFactory
+from tests.alllab.smear import smear_png
+from tests.alllab.worker import wait_for_run
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(not settings.CELERY_BROKER_URL.startswith("redis"), reason="needs REDIS_URL (a Redis broker)"),
+]
+
+
+def test_it_analyses_an_uploaded_smear_in_a_real_worker(live_worker, client, technician, lab):
+    case = CaseFactory(lab=lab, created_by=technician)
+    client.force_login(technician)
+    upload = SimpleUploadedFile("smear.png", smear_png(seed=3), content_type="image/png")
+    response = client.post(f"/cases/{case.id}/slides/", {"file": upload})
+    assert response.status_code == 201, response.content
+    run = AnalysisRun.objects.get(slide_id=response.json()["slide"]["id"])
+    run = wait_for_run(AnalysisRun, run.id, live_worker)
+    assert run.status == "done", run.error
+    assert run.model_name and run.model_version
+    assert run.n_cells == run.cells.count() and run.n_cells > 0
+    cell = run.cells.order_by("index").first()
+    assert cell.crop.name == f"runs/{run.id}/cell_0.png"
+    with cell.crop.open("rb") as fh:
+        assert fh.read(4) == b"\x89PNG"
+    case.refresh_from_db()
+    assert case.status == Case.Status.AWAITING_REVIEW and case.n_cells == run.n_cells
+
+
+def test_it_fails_a_non_image_in_the_worker_and_keeps_the_case(live_worker, client, technician, lab):
+    case = CaseFactory(lab=lab, created_by=technician)
+    client.force_login(technician)
+    upload = SimpleUploadedFile("notes.txt", b"this is not a smear", content_type="text/plain")
+    response = client.post(f"/cases/{case.id}/slides/", {"file": upload})
+    assert response.status_code == 201
+    run = wait_for_run(AnalysisRun, AnalysisRun.objects.get(slide__case=case).id, live_worker)
+    assert run.status == "failed" and run.error.startswith("notes.txt: ")
+    assert Case.objects.filter(pk=case.pk).exists() and case.slides.count() == 1
+    assert client.get(f"/cases/{case.id}/").status_code == 200

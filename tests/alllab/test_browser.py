@@ -1,0 +1,57 @@
+"""In Debian's chromium: sign in, upload a smear on the case page, watch it finish, open the gallery, screenshot."""
+
+from pathlib import Path
+
+import pytest
+
+from tests.alllab.factories import PASSWORD, CaseFactory
+from tests.alllab.smear import smear_png
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
+]
+
+
+def test_it_uploads_a_smear_and_shows_the_gallery(live_server, live_worker, technician, lab, monkeypatch):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    # Playwright's sync API runs an event loop in this thread; the ORM is only used before and after it.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    case = CaseFactory(lab=lab, created_by=technician, accession_number="BROWSER-1")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"{live_server.url}/accounts/login/")
+        page.get_by_label("Username").fill(technician.username)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url("**/cases/")
+
+        page.goto(f"{live_server.url}/cases/{case.id}/")
+        smear = {"name": "smear-1.png", "mimeType": "image/png", "buffer": smear_png(seed=5)}
+        page.set_input_files("#upload-input", files=[smear])
+        page.locator("#upload-list li.done").wait_for(timeout=30_000)
+        page.locator("#slide-rows .status-done").wait_for(timeout=240_000)  # live status, no reload
+        page.screenshot(path=str(ARTIFACTS / "case.png"), full_page=True)
+
+        page.get_by_role("link", name="smear-1.png").click()
+        page.locator("#smear img").wait_for()
+        cards = page.locator(".cell-card")
+        assert cards.count() > 0
+        cards.first.hover()
+        page.screenshot(path=str(ARTIFACTS / "gallery.png"), full_page=True)
+        assert page.locator("polygon.outline").count() == cards.count()
+        assert page.get_by_text("Blast fraction").is_visible()
+        browser.close()
