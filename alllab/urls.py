@@ -8,6 +8,7 @@ urlpatterns = [
     path("cases/", include("alllab.cases.urls")),
     path("analysis/", include("alllab.analysis.urls")),
     path("accounts/", include("alllab.accounts.urls")),
+    path("review/", include("alllab.review.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("alllab.api.urls")),
 ]

@@ -7,6 +7,7 @@ from alllab.api.views.cases import CaseDetailView, CaseListCreateView
 from alllab.api.views.common import api_not_found
 from alllab.api.views.reports import CaseFhirView, CaseHl7View
 from alllab.api.views.slides import CaseSlideUploadView, CellCropView, SlideCellsView, SlideDetailView
+from alllab.review.api import CaseReportPdfView
 
 app_name = "api"
 
@@ -16,6 +17,7 @@ urlpatterns = [
     path("cases/<int:case_id>/slides/", CaseSlideUploadView.as_view(), name="case-slides"),
     path("cases/<int:case_id>/fhir/", CaseFhirView.as_view(), name="case-fhir"),
     path("cases/<int:case_id>/hl7/", CaseHl7View.as_view(), name="case-hl7"),
+    path("cases/<int:case_id>/report.pdf", CaseReportPdfView.as_view(), name="case-report-pdf"),
     path("slides/<int:slide_id>/", SlideDetailView.as_view(), name="slide-detail"),
     path("slides/<int:slide_id>/cells/", SlideCellsView.as_view(), name="slide-cells"),
     path("cells/<int:cell_id>/crop/", CellCropView.as_view(), name="cell-crop"),

@@ -14,7 +14,9 @@ def report_status_for_case(case: Case) -> str:
     explicit = getattr(case, "report_status", None)
     if explicit in REPORT_STATUSES:
         return explicit
-    return "final" if case.status == Case.Status.SIGNED_OFF else "preliminary"
+    from alllab.review.selectors import report_status  # sign-off state lives in the review app's report versions
+
+    return report_status(case=case)
 
 
 def _slide_result(slide: Slide, run: AnalysisRun | None) -> SlideResult:
@@ -42,6 +44,12 @@ def _slide_result(slide: Slide, run: AnalysisRun | None) -> SlideResult:
     )
 
 
+def _signed_conclusion(case: Case) -> str:
+    from alllab.review.selectors import report_conclusion  # the signed interpretation, empty before sign-off
+
+    return report_conclusion(case=case)
+
+
 def report_data_for_case(*, case: Case, slides: list[tuple[Slide, AnalysisRun | None]]) -> ReportData:
     """Report data from the stored numbers only (nothing is recomputed), so FHIR, HL7 and pages agree.
 
@@ -59,5 +67,5 @@ def report_data_for_case(*, case: Case, slides: list[tuple[Slide, AnalysisRun | 
         status=report_status_for_case(case),  # type: ignore[arg-type]
         issued_at=timezone.now(),
         slides=tuple(_slide_result(s, r) for s, r in slides),
-        conclusion=getattr(case, "conclusion", "") or "",
+        conclusion=getattr(case, "conclusion", "") or _signed_conclusion(case),
     )

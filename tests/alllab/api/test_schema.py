@@ -38,6 +38,7 @@ def test_it_publishes_an_openapi_3_schema_with_every_route(anon):
         "/api/v1/cases/{case_id}/slides/",
         "/api/v1/cases/{case_id}/fhir/",
         "/api/v1/cases/{case_id}/hl7/",
+        "/api/v1/cases/{case_id}/report.pdf",  # alllab.review.api
         "/api/v1/slides/{slide_id}/",
         "/api/v1/slides/{slide_id}/cells/",
         "/api/v1/cells/{cell_id}/crop/",

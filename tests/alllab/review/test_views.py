@@ -1,0 +1,129 @@
+"""Review pages and the JSON reclassify endpoint: single and bulk changes, CSRF, roles, lab isolation."""
+
+import json
+
+import pytest
+from django.test import Client
+
+from alllab.review.models import CellReview, ReportVersion
+from tests.alllab.factories import CaseFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _post(client, case, cell_ids, label, **extra):
+    return client.post(
+        f"/review/cases/{case.id}/cells/",
+        json.dumps({"cells": cell_ids, "label": label}),
+        content_type="application/json",
+        **extra,
+    )
+
+
+def test_it_shows_every_current_cell_grouped_by_label(path_client, review_case):
+    case, cells, old_cell = review_case
+    CellReview.objects.create(cell=cells[0], label="artefact", reviewed_by=case.created_by, reviewed_at=case.created_at)
+    page = path_client.get(f"/review/cases/{case.id}/")
+    assert page.status_code == 200
+    html = page.text
+    for cell in cells:
+        assert f'data-cell="{cell.id}"' in html
+    assert f'data-cell="{old_cell.id}"' not in html  # a superseded run's cell is not reviewed
+    groups = [g["label"] for g in page.context["groups"]]
+    assert groups == ["blast", "normal", "artefact"]
+    blast_ps = [c.p_blast for c in page.context["groups"][0]["cells"]]
+    assert blast_ps == sorted(blast_ps, reverse=True) == [0.8, 0.7]
+    assert 'id="review-form"' in html and "Sign off" in html
+
+
+def test_it_reclassifies_one_cell_and_returns_the_new_counts(path_client, review_case, pathologist):
+    case, cells, _ = review_case
+    response = _post(path_client, case, [cells[-1].id], "blast")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["changed"] == [cells[-1].id] and body["display"] == "Blast"
+    assert 'data-testid="n-reviewed">1 ' in body["counts_html"]
+    review = CellReview.objects.get(cell=cells[-1])
+    assert review.label == "blast" and review.reviewed_by == pathologist
+
+
+def test_it_reclassifies_in_bulk(path_client, review_case):
+    case, cells, _ = review_case
+    ids = [c.id for c in cells]
+    response = _post(path_client, case, ids, "normal")
+    assert response.status_code == 200 and sorted(response.json()["changed"]) == sorted(ids)
+    assert set(CellReview.objects.values_list("label", flat=True)) == {"normal"}
+    assert CellReview.objects.count() == 6
+    assert 'data-testid="reviewed-normal">6<' in response.json()["counts_html"]
+
+
+def test_it_answers_bad_requests_with_a_json_error(path_client, review_case):
+    case, cells, _ = review_case
+    bad_body = path_client.post(f"/review/cases/{case.id}/cells/", "not json", content_type="application/json")
+    assert bad_body.status_code == 400 and "Send JSON" in bad_body.json()["error"]
+    bad_label = _post(path_client, case, [cells[0].id], "monocyte")
+    assert bad_label.status_code == 400 and "Unknown label" in bad_label.json()["error"]
+    assert path_client.get(f"/review/cases/{case.id}/cells/").status_code == 405
+    assert not CellReview.objects.exists()
+
+
+def test_it_forbids_technicians_to_reclassify_and_sign(tech_client, review_case):
+    case, cells, _ = review_case
+    page = tech_client.get(f"/review/cases/{case.id}/")
+    assert page.status_code == 200 and 'id="review-form"' not in page.text
+    assert _post(tech_client, case, [cells[0].id], "blast").status_code == 403
+    response = tech_client.post(f"/review/cases/{case.id}/sign/", {"interpretation": "no_blasts"})
+    assert response.status_code == 403
+    assert not CellReview.objects.exists() and not ReportVersion.objects.exists()
+
+
+def test_it_needs_the_csrf_token(pathologist, review_case):
+    case, cells, _ = review_case
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(pathologist)
+    assert _post(client, case, [cells[0].id], "blast").status_code == 403
+    page = client.get(f"/review/cases/{case.id}/")
+    token = page.context["csrf_token"]
+    assert _post(client, case, [cells[0].id], "blast", HTTP_X_CSRFTOKEN=str(token)).status_code == 200
+
+
+def test_it_hides_another_labs_case(path_client, other_lab):
+    case = CaseFactory(lab=other_lab)
+    assert path_client.get(f"/review/cases/{case.id}/").status_code == 404
+    assert _post(path_client, case, [1], "blast").status_code == 404
+    assert path_client.get(f"/review/cases/{case.id}/report.pdf").status_code == 404
+
+
+def test_it_signs_and_amends_through_the_form(path_client, review_case):
+    case, _, _ = review_case
+    response = path_client.post(f"/review/cases/{case.id}/sign/", {"interpretation": "no_blasts", "text": ""})
+    assert response.status_code == 302
+    page = path_client.get(f"/review/cases/{case.id}/")
+    assert "Report version 1 signed (final)" in page.text and "Sign amended version 2" in page.text
+    again = path_client.post(f"/review/cases/{case.id}/sign/", {"interpretation": "blasts_present"}, follow=True)
+    assert "already signed" in again.text
+    no_reason = path_client.post(f"/review/cases/{case.id}/amend/", {"interpretation": "no_blasts"}, follow=True)
+    assert "needs a reason" in no_reason.text
+    path_client.post(f"/review/cases/{case.id}/amend/", {"interpretation": "blasts_present", "reason": "Rechecked."})
+    assert list(ReportVersion.objects.values_list("number", "kind")) == [(1, "final"), (2, "amended")]
+
+
+def test_it_shows_the_audit_trail_to_pathologists_and_lab_admins_only(
+    client, review_case, pathologist, lab_admin, technician
+):
+    case, cells, _ = review_case
+    client.force_login(pathologist)
+    _post(client, case, [cells[0].id], "unsure")
+    for user in (pathologist, lab_admin):
+        client.force_login(user)
+        page = client.get(f"/review/cases/{case.id}/audit/")
+        assert page.status_code == 200
+        assert 'data-action="reclassify"' in page.text and 'data-action="upload"' in page.text
+    client.force_login(technician)
+    assert client.get(f"/review/cases/{case.id}/audit/").status_code == 403
+
+
+def test_the_case_page_links_to_the_review_and_the_pdf(tech_client, review_case):
+    case, _, _ = review_case
+    page = tech_client.get(f"/cases/{case.id}/")
+    assert f'href="/review/cases/{case.id}/"' in page.text and f'href="/review/cases/{case.id}/report.pdf"' in page.text
