@@ -7,6 +7,7 @@ signed. Crops are embedded as data URIs read through the storage backend (no fil
 from __future__ import annotations
 
 import base64
+import logging
 
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -15,6 +16,9 @@ from alllab.analysis.models import Cell
 from alllab.cases.models import Case
 from alllab.review.models import ReportVersion, ReviewLabel
 from alllab.review.selectors import report_latest, report_snapshot
+
+# WeasyPrint logs every layout step at INFO; one report is not eleven log lines.
+logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
 
 
 def _crop_uri(cell: Cell | None) -> str:

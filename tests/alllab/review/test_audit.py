@@ -1,0 +1,87 @@
+"""The audit trail: sign-ins, uploads, deletions (credited through the middleware), and its per-case reads."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.http import HttpResponse
+from django.test import RequestFactory
+
+from alllab.cases.models import Case, Slide
+from alllab.cases.services import slide_create
+from alllab.review.audit import AuditRequestMiddleware
+from alllab.review.models import AuditEvent
+from alllab.review.selectors import audit_for_case
+from alllab.review.services import audit_record, case_sign_off, cell_reclassify
+from tests.alllab.factories import PASSWORD, CaseFactory, SlideFactory
+from tests.alllab.smear import smear_png
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_records_sign_ins_and_failed_sign_ins(client, technician):
+    client.post("/accounts/login/", {"username": technician.username, "password": "wrong"})
+    client.post("/accounts/login/", {"username": technician.username, "password": PASSWORD})
+    failed = AuditEvent.objects.get(action="login_failed")
+    assert failed.actor is None and failed.detail == {"username": technician.username}
+    login = AuditEvent.objects.get(action="login")
+    assert login.actor == technician and login.actor_name == technician.username and login.at is not None
+
+
+def test_it_records_an_upload_with_who_and_the_file(technician, lab, monkeypatch):
+    from alllab.analysis import tasks
+
+    monkeypatch.setattr(tasks.analyze_slide, "delay_on_commit", lambda run_id: None)
+    case = CaseFactory(lab=lab, created_by=technician)
+    upload = SimpleUploadedFile("smear 1.png", smear_png(seed=1, size=(64, 48)), content_type="image/png")
+    slide = slide_create(case=case, uploaded_file=upload, uploaded_by=technician)
+    event = AuditEvent.objects.get(action="upload")
+    assert (event.actor, event.case_id, event.lab_id) == (technician, case.id, lab.id)
+    assert (event.object_type, event.object_id) == ("slide", str(slide.id))
+    assert event.detail["filename"] == "smear 1.png" and event.detail["sha256"] == slide.sha256
+
+
+def test_it_credits_a_deletion_to_the_user_of_the_request(lab, lab_admin):
+    slide = SlideFactory(case__lab=lab)
+    case = slide.case
+
+    def delete_case(request):
+        Case.objects.get(pk=case.pk).delete()
+        return HttpResponse("deleted")
+
+    request = RequestFactory().post("/admin/")
+    request.user = lab_admin
+    AuditRequestMiddleware(delete_case)(request)
+    events = {e.object_type: e for e in AuditEvent.objects.filter(action="delete")}
+    assert set(events) == {"case", "slide"}
+    assert all(e.actor == lab_admin and e.case_id == case.id and e.lab_id == lab.id for e in events.values())
+    assert events["case"].detail == {"accession_number": case.accession_number}
+    assert not Slide.objects.exists()
+    # The trail outlives the case: the events still name it by id.
+    assert AuditEvent.objects.filter(case_id=case.id, action="upload").exists()
+
+
+def test_a_deletion_outside_a_request_is_recorded_without_an_actor(lab):
+    slide = SlideFactory(case__lab=lab)
+    slide_id = slide.id
+    slide.delete()
+    event = AuditEvent.objects.get(action="delete")
+    assert event.actor is None and event.object_id == str(slide_id) and event.lab_id == lab.id
+
+
+def test_the_case_trail_holds_each_review_action_for_pathologists_and_lab_admins(
+    review_case, pathologist, lab_admin, technician
+):
+    case, cells, _ = review_case
+    cell_reclassify(user=pathologist, case=case, cell_ids=[cells[0].id, cells[1].id], label="normal")
+    case_sign_off(user=pathologist, case=case, interpretation="no_blasts")
+    audit_record(action="login", actor=pathologist)  # not a case event: not in the case's trail
+    actions = list(audit_for_case(user=lab_admin, case=case).values_list("action", "actor_name"))
+    assert actions[0] == ("sign_off", pathologist.username)
+    assert actions.count(("reclassify", pathologist.username)) == 2
+    assert sorted(a for a, _ in actions) == ["reclassify", "reclassify", "sign_off", "upload", "upload"]
+    assert list(audit_for_case(user=pathologist, case=case)) == list(audit_for_case(user=lab_admin, case=case))
+    assert not audit_for_case(user=technician, case=case).exists()
+
+
+def test_it_refuses_an_unknown_action():
+    with pytest.raises(ValueError, match="unknown audit action"):
+        audit_record(action="teleport", actor=None)
