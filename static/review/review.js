@@ -90,6 +90,7 @@
     card.classList.add("reviewed");
     const now = card.querySelector(".now");
     now.textContent = displayOf[label];
+    now.title = displayOf[label];
     now.className = "now lbl-" + label;
     card.setAttribute("aria-label", card.getAttribute("aria-label").replace(/, [^,]+$/, ", " + displayOf[label]));
   }

@@ -1,0 +1,76 @@
+"""In Debian's chromium: reclassify cells with the keyboard (class key, Enter), in bulk (Space, class key) and by
+click, each saved without a page reload, and the counts panel following."""
+
+import pytest
+
+from alllab.review.models import AuditEvent, CellReview
+from tests.alllab.factories import PASSWORD
+from tests.alllab.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
+]
+
+
+def test_it_reclassifies_by_keyboard_in_bulk_and_by_click(live_server, review_case, pathologist, monkeypatch):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    # Playwright's sync API runs an event loop in this thread; the ORM is only used before and after it.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    case, cells, _ = review_case  # most likely blast first: 0.95, 0.8, 0.7 (AI blast), 0.4, 0.2, 0.1
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"{live_server.url}/accounts/login/")
+        page.get_by_label("Username").fill(pathologist.username)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url("**/")
+        page.goto(f"{live_server.url}/review/cases/{case.id}/")
+        page.evaluate("window.__notReloaded = true")
+        message = page.locator("#review-message")
+        card = lambda cell: page.locator(f'.review-cell[data-cell="{cell.id}"]')  # noqa: E731
+
+        # Keyboard: focus the first cell, A (artefact), Enter saves and moves on; N, Enter.
+        card(cells[0]).click()
+        page.keyboard.press("a")
+        assert "Enter sets 1 cell to Artefact or smudge cell" in message.text_content()
+        page.keyboard.press("Enter")
+        page.wait_for_function("document.querySelector('#review-message').textContent.startsWith('Saved')")
+        assert card(cells[1]).evaluate("el => el === document.activeElement")
+        page.keyboard.press("n")
+        page.keyboard.press("Enter")
+        page.wait_for_function(f"document.querySelector('[data-cell=\"{cells[1].id}\"]').dataset.label === 'normal'")
+
+        # Bulk: Space selects the focused cell, ArrowRight moves, Space selects, O then Enter sets both.
+        assert card(cells[2]).evaluate("el => el === document.activeElement")
+        page.keyboard.press("Space")
+        page.keyboard.press("ArrowRight")
+        page.keyboard.press("Space")
+        assert page.locator(".review-cell.selected").count() == 2
+        page.keyboard.press("o")
+        page.keyboard.press("Enter")
+        page.wait_for_function("document.querySelectorAll('.review-cell.selected').length === 0")
+        page.wait_for_function(f"document.querySelector('[data-cell=\"{cells[3].id}\"]').dataset.label === 'other_wbc'")
+
+        # Click: a cell, then a class button saves at once.
+        card(cells[5]).click()
+        page.get_by_role("button", name="Blast B").click()
+        page.wait_for_function(f"document.querySelector('[data-cell=\"{cells[5].id}\"]').dataset.label === 'blast'")
+        assert page.locator('[data-testid="n-reviewed"]').text_content().strip().startswith("5")
+        assert page.locator('[data-testid="reviewed-other_wbc"]').text_content() == "2"
+        assert page.evaluate("window.__notReloaded === true")  # every change went by fetch
+        page.screenshot(path=str(ARTIFACTS / "review.png"), full_page=True)
+        browser.close()
+
+    labels = dict(CellReview.objects.values_list("cell_id", "label"))
+    assert labels == {
+        cells[0].id: "artefact",
+        cells[1].id: "normal",
+        cells[2].id: "other_wbc",
+        cells[3].id: "other_wbc",
+        cells[5].id: "blast",
+    }
+    bulk = AuditEvent.objects.filter(action="reclassify", detail__bulk=True).count()
+    assert bulk == 2 and AuditEvent.objects.filter(action="reclassify").count() == 5
