@@ -20,7 +20,14 @@ from .kmeans import CYTOPLASM, NUCLEUS, disc
 
 CYTOPLASM_REACH_RBC = 0.5
 MIN_CELL_RBC_AREAS = 0.3
-MIN_MARKER_RBC = 0.3  # a marker's inscribed radius, in red-cell diameters (small lymphocyte nucleus ~0.4)
+MIN_MARKER_RBC = 0.25  # a marker's inscribed radius, in red-cell diameters (small lymphocyte ~0.45)
+# The largest single white cell we expect (a big blast or monocyte, ~2.3 red cells across) and the shape
+# of one cell: regions beyond these are split on their nuclei.
+MAX_SINGLE_RBC_AREAS = 5.5
+# Stage-two markers: a blast's nucleus fills most of the cell (inscribed radius >= ~0.5 red-cell diameters),
+# a neutrophil's lobes are thin (~0.2-0.3), so only nucleus discs this big seed a cell of their own.
+NUCLEUS_MARKER_RBC = 0.4
+MIN_SINGLE_SOLIDITY = 0.85
 NECK_RATIO = 0.72  # overlapping equal discs whose centres are 1.4 radii apart have a neck of ~0.71
 
 
@@ -60,16 +67,50 @@ def _has_neck(dist: np.ndarray, a: tuple[float, float, float], b: tuple[float, f
 
 
 def split_cells(mask: np.ndarray, rbc_px: float, nucleus: np.ndarray | None = None) -> np.ndarray:
-    """Label image (int32, 0 = none) with touching cells separated.
+    """Label image (int32, 0 = none) with touching cells separated, in two stages.
 
-    With ``nucleus`` given, markers and necks come from the distance transform of the nucleus mask inside
-    the cell mask: tightly packed blasts press into polygons whose cell mask has no neck at all, but the
-    thin pale line between two nuclei still shows in the nucleus mask. Lobes of one neutrophil are too
-    small (inscribed radius under ``MIN_MARKER_RBC`` diameters) to become markers of their own.
+    1. Markers and necks from the distance transform of the cell mask: splits cells that touch at a neck.
+    2. Only for regions that do not look like one cell (``looks_like_one_cell``), markers and necks from the
+       distance transform of the nucleus mask inside the region: tightly packed blasts press into polygons
+       whose cell mask has no neck at all, but the thin pale line between two nuclei still shows there. Round,
+       convex regions are left whole, so the lobes of one neutrophil or eosinophil are never split apart.
     """
-    seeds_from = mask if nucleus is None else (ndi.binary_fill_holes(nucleus) & mask)
+    first = _split_once(mask, mask, rbc_px)
+    if nucleus is None:
+        return first
+    nuclei = ndi.binary_fill_holes(nucleus) & mask
+    out = first.copy()
+    next_label = int(first.max()) + 1
+    for i, sl in enumerate(ndi.find_objects(first), start=1):
+        if sl is None:
+            continue
+        region = first[sl] == i
+        if looks_like_one_cell(region, rbc_px):
+            continue
+        sub = _split_once(region, nuclei[sl] & region, rbc_px, min_marker_rbc=NUCLEUS_MARKER_RBC)
+        if sub.max() > 1:
+            out[sl][region] = sub[region] + next_label
+            next_label += int(sub.max()) + 1
+    return out
+
+
+def looks_like_one_cell(region: np.ndarray, rbc_px: float) -> bool:
+    """Morphological constraint: no bigger than the largest single white cell, and convex."""
+    area = float(region.sum())
+    if area > MAX_SINGLE_RBC_AREAS * np.pi * (rbc_px / 2.0) ** 2:
+        return False
+    contours, _ = cv2.findContours(region.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    contour = max(contours, key=cv2.contourArea)
+    hull = cv2.contourArea(cv2.convexHull(contour))
+    return hull > 0 and area / hull >= MIN_SINGLE_SOLIDITY
+
+
+def _split_once(
+    mask: np.ndarray, seeds_from: np.ndarray, rbc_px: float, *, min_marker_rbc: float = MIN_MARKER_RBC
+) -> np.ndarray:
+    """Marker watershed of ``mask`` with markers and neck tests on the distance map of ``seeds_from``."""
     dist = cv2.distanceTransform(np.pad(seeds_from, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
-    peaks = own_disc_maxima(dist) & (dist >= MIN_MARKER_RBC * rbc_px)
+    peaks = own_disc_maxima(dist) & (dist >= min_marker_rbc * rbc_px)
     plabels, n = ndi.label(peaks)
     comp, ncomp = ndi.label(mask)
     if n == 0:

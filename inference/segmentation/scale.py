@@ -20,6 +20,8 @@ import cv2
 import numpy as np
 from scipy import ndimage as ndi
 
+from .colour import NUCLEUS_HUE_DEG
+
 SCALE_WORK_PX = 512  # long side of the copy used for estimating scale
 RADIUS_STEP = 1.12  # geometric step between tested radii (the estimate's resolution, ~6%)
 MIN_RADIUS_PX = 2.0
@@ -35,23 +37,34 @@ class ScaleEstimate:
     reliable: bool
 
 
-def foreground_mask(rgb: np.ndarray) -> np.ndarray:
+def stained_mask(rgb: np.ndarray) -> np.ndarray:
+    """Strongly stained blue-violet pixels: white-cell nuclei and cytoplasm, platelets."""
+    hsv = cv2.cvtColor(rgb.astype(np.float32) * (1.0 / 255.0), cv2.COLOR_RGB2HSV)
+    hue, sat = hsv[..., 0], hsv[..., 1]
+    off = np.abs((hue - NUCLEUS_HUE_DEG + 180.0) % 360.0 - 180.0)
+    return (off <= 50.0) & (sat >= max(0.25, 2.0 * float(np.median(sat))))
+
+
+def foreground_mask(rgb: np.ndarray, stained: np.ndarray | None = None) -> np.ndarray:
     """Cells (any kind) versus slide background, as a bool mask with holes filled."""
+    stained = stained_mask(rgb) if stained is None else stained
     lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
     light = lab[..., 0]
     # The background is the brightest common colour: take the median Lab of the brightest fifth.
     bright = light >= np.percentile(light, 80)
     bg = np.median(lab[bright], axis=0)
     dist = np.sqrt(((lab - bg) ** 2).sum(axis=2))
-    # Clip at a high percentile: white cells are far more saturated than red cells and would otherwise pull
-    # Otsu's threshold between red and white cells instead of between red cells and background.
-    top = max(float(np.percentile(dist, 90)), 1.0)
-    dist8 = np.clip(dist * (255.0 / top), 0, 255).astype(np.uint8)
-    dist8 = cv2.GaussianBlur(dist8, (3, 3), 0)
-    otsu, _ = cv2.threshold(dist8, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    # The threshold is chosen on unstained pixels only, clipped at their 90th percentile: on fields packed
+    # with blasts, white cells would otherwise pull Otsu's threshold between red and white cells instead
+    # of between red cells and background.
+    plain = dist[~stained] if (~stained).sum() > 100 else dist.ravel()
+    top = max(float(np.percentile(plain, 90)), 1.0)
+    dist8 = cv2.GaussianBlur(np.clip(dist * (255.0 / top), 0, 255).astype(np.uint8), (3, 3), 0)
+    plain8 = dist8[~stained] if (~stained).sum() > 100 else dist8.ravel()
+    otsu, _ = cv2.threshold(plain8.reshape(1, -1), 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     # Below Otsu: pale red-cell centres and thin rims are closer to the background than the cell body is,
     # and a mask that keeps their rims closed lets hole filling restore whole discs.
-    fg = (dist8 > 0.75 * otsu).astype(np.uint8)
+    fg = ((dist8 > 0.75 * otsu) | stained).astype(np.uint8)
     fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     return ndi.binary_fill_holes(fg.astype(bool))
 
@@ -81,7 +94,11 @@ def estimate_rbc_diameter(rgb: np.ndarray) -> ScaleEstimate:
     h, w = rgb.shape[:2]
     s = min(1.0, SCALE_WORK_PX / max(h, w))
     small = cv2.resize(rgb, None, fx=s, fy=s, interpolation=cv2.INTER_AREA) if s < 1.0 else rgb
-    fg = foreground_mask(small)
+    stained = stained_mask(small)
+    # White cells can cover more of a blast-packed field than red cells and would win the spectrum:
+    # leave them (slightly dilated) out, so the spectrum measures what the scale is defined by.
+    white = cv2.dilate(stained.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    fg = foreground_mask(small, stained) & ~white
     total = float(fg.sum())
     if total < 50:
         return ScaleEstimate(min(h, w) / 4.0, 0.0, False)
@@ -92,7 +109,14 @@ def estimate_rbc_diameter(rgb: np.ndarray) -> ScaleEstimate:
     # in thick areas) is not a size at all, so it is left out rather than counted at the last step.
     removed = surviving[:-1] - surviving[1:]
     k = int(np.argmax(removed))
-    # A disc survives openings up to its own radius and vanishes at the next step.
-    radius = float(np.sqrt(radii[k] * radii[k + 1]))
+    # A disc survives openings up to its own radius and vanishes at the next step; a parabola through the
+    # winning step and its neighbours (in log radius) places the peak between steps.
+    offset = 0.0
+    if 0 < k < len(removed) - 1:
+        a, b, c = removed[k - 1], removed[k], removed[k + 1]
+        curvature = a - 2.0 * b + c
+        if curvature < 0:
+            offset = float(np.clip(0.5 * (a - c) / curvature, -0.5, 0.5))
+    radius = float(np.sqrt(radii[k] * radii[k + 1]) * RADIUS_STEP**offset)
     share = float(removed[k] / total)
     return ScaleEstimate(2.0 * radius / s, share, share >= MIN_PEAK_SHARE)
