@@ -79,8 +79,10 @@ def cell_reclassify(*, user: AbstractBaseUser, case: Case, cell_ids: list[int], 
     missing = [i for i in wanted if i not in cells]
     if missing:
         raise ValidationError(f"Not cells of this case's current analyses: {', '.join(map(str, missing))}.")
+    # One change per case at a time: two reviewers labelling the same new cell would otherwise both insert a review.
+    Case.objects.select_for_update().filter(pk=case.pk).first()
     now = timezone.now()
-    existing = {r.cell_id: r for r in CellReview.objects.select_for_update().filter(cell_id__in=wanted)}
+    existing = {r.cell_id: r for r in CellReview.objects.filter(cell_id__in=wanted)}
     changed, events = [], []
     for cell_id in wanted:
         review = existing.get(cell_id)

@@ -127,3 +127,11 @@ def test_the_case_page_links_to_the_review_and_the_pdf(tech_client, review_case)
     case, _, _ = review_case
     page = tech_client.get(f"/cases/{case.id}/")
     assert f'href="/review/cases/{case.id}/"' in page.text and f'href="/review/cases/{case.id}/report.pdf"' in page.text
+
+
+def test_any_member_of_the_lab_downloads_the_pdf_from_the_case(tech_client, review_case):
+    case, _, _ = review_case
+    response = tech_client.get(f"/review/cases/{case.id}/report.pdf")
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    assert response["Content-Disposition"] == f'attachment; filename="report-{case.id}.pdf"'
+    assert response.content.startswith(b"%PDF")
