@@ -46,6 +46,13 @@ class CaseOrder(models.Model):
     clinical_notes = models.TextField(blank=True, max_length=4000)
     callback_url = models.URLField(blank=True, max_length=500)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The callback for one set of finished runs is claimed once (``callback_runs`` holds their ids), so a task that
+    # finishes twice, or two workers finishing the last two slides together, send it once.
+    callback_runs = models.CharField(max_length=500, blank=True)
+    callback_status = models.CharField(max_length=10, blank=True)  # "" | pending | delivered | failed
+    callback_attempts = models.PositiveSmallIntegerField(default=0)
+    callback_error = models.CharField(max_length=500, blank=True)
+    callback_delivered_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"order for {self.case}"

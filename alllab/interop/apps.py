@@ -7,3 +7,6 @@ class InteropConfig(AppConfig):
     name = "alllab.interop"
     label = "interop"
     verbose_name = "Interoperability"
+
+    def ready(self) -> None:
+        from alllab.interop import signals  # noqa: F401 (connects the callback trigger to Celery)

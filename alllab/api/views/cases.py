@@ -103,6 +103,9 @@ class CaseListCreateView(ApiView):
         v = data.validated_data
         scope = self.scope(request)
         lab = _lab_for_write(scope, v["lab"])
+        if v["callback_url"] and scope.client is None:
+            # The callback is signed with the client's token hash; a session has no token to sign with.
+            raise exceptions.ValidationError({"callback_url": ["Callbacks need a token-authenticated client."]})
         try:
             case, created = case_order_create(
                 lab=lab,

@@ -14,6 +14,7 @@ from rest_framework import exceptions, parsers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from alllab.analysis.intake import UploadRejected
 from alllab.analysis.selectors import run_current
 from alllab.api.errors import PayloadTooLarge, UnsupportedImage
 from alllab.api.representations import cell_json, slide_json
@@ -36,11 +37,13 @@ def sniff_image_format(uploaded: UploadedFile) -> str | None:
     try:
         with Image.open(uploaded) as image:
             fmt = image.format
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError, SyntaxError):
+    except Image.DecompressionBombError:
+        fmt = "too large"  # an image, far too big: the intake refuses it with 413 and the pixel count
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         fmt = None
     finally:
         uploaded.seek(0)
-    return fmt if fmt in READABLE_FORMATS else None
+    return fmt if fmt in READABLE_FORMATS or fmt == "too large" else None
 
 
 class CaseSlideUploadView(ApiView):
@@ -81,6 +84,13 @@ class CaseSlideUploadView(ApiView):
             raise UnsupportedImage()
         try:
             slide = slide_create(case=case, uploaded_file=uploaded, uploaded_by=request.user)
+        except UploadRejected as exc:
+            # The intake decoded it: the same message and code as the web page, with the status that fits.
+            if exc.status == status.HTTP_413_REQUEST_ENTITY_TOO_LARGE:
+                raise PayloadTooLarge(exc.message, code=exc.code) from exc
+            if exc.status == status.HTTP_415_UNSUPPORTED_MEDIA_TYPE:
+                raise UnsupportedImage(exc.message, code=exc.code) from exc
+            raise exceptions.ValidationError({"image": [exc.message]}, code=exc.code) from exc
         except DjangoValidationError as exc:
             raise exceptions.ValidationError({"image": exc.messages}) from exc
         except PermissionDenied as exc:

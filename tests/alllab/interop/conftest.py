@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from .http_receiver import HttpReceiver
 from .mllp_receiver import Receiver
 
 
@@ -15,6 +16,19 @@ def receiver() -> Iterator[Callable[..., Receiver]]:
 
     def make(reply: Callable[[str], bytes | None]) -> Receiver:
         made.append(Receiver(reply))
+        return made[-1]
+
+    yield make
+    for r in made:
+        r.close()
+
+
+@pytest.fixture
+def http_receiver() -> Iterator[Callable[..., HttpReceiver]]:
+    made: list[HttpReceiver] = []
+
+    def make(statuses: list[int] | None = None) -> HttpReceiver:
+        made.append(HttpReceiver(statuses or []))
         return made[-1]
 
     yield make
