@@ -16,6 +16,9 @@ from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.parser import parse_message
 
 from alllab.api.services import lis_client_create
+from alllab.api.tokens import token_hash
+from alllab.interop.webhook import webhook_verify
+from tests.alllab.interop.http_receiver import HttpReceiver
 from tests.alllab.smear import smear_png
 
 pytestmark = [
@@ -72,12 +75,20 @@ def wait_until_ready(worker, timeout: float = 60) -> None:
         time.sleep(0.2)
 
 
-def test_it_runs_an_order_through_a_real_worker_over_http(live_worker, live_server, lab):
+@pytest.fixture
+def callback_receiver():
+    rx = HttpReceiver([200])
+    yield rx
+    rx.close()
+
+
+def test_it_runs_an_order_through_a_real_worker_over_http(live_worker, live_server, lab, callback_receiver):
     wait_until_ready(live_worker)
     _, token = lis_client_create(name="e2e-lis", lab=lab)
     lis = Lis(live_server.url, token)
 
-    status, case = lis.json("POST", "/api/v1/cases/", {"accession_number": "E2E-1", "patient_id": "PSN-E2E"})
+    order = {"accession_number": "E2E-1", "patient_id": "PSN-E2E", "callback_url": callback_receiver.url}
+    status, case = lis.json("POST", "/api/v1/cases/", order)
     assert status == 201, case
     status, again = lis.json("POST", "/api/v1/cases/", {"accession_number": "E2E-1", "patient_id": "PSN-E2E"})
     assert (status, again["id"]) == (200, case["id"])
@@ -129,3 +140,15 @@ def test_it_runs_an_order_through_a_real_worker_over_http(live_worker, live_serv
     message.validate()
     obx = [s.split("|") for s in hl7.decode().split("\r") if s.startswith("OBX|")]
     assert obx[0][5] == str(slide["n_cells"])
+
+    # The worker noticed the case was complete and called back, signed with sha256(token).
+    deadline = time.monotonic() + 30
+    while not callback_receiver.requests and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert callback_receiver.requests, live_worker.log_path.read_text()[-3000:]
+    headers, body = callback_receiver.requests[0]
+    ts, signature = int(headers["X-AllLab-Timestamp"]), headers["X-AllLab-Signature"]
+    assert webhook_verify(body, key=token_hash(token), timestamp=ts, signature=signature)
+    payload = json.loads(body)
+    assert payload["event"] == "case.analysed"
+    assert payload["case"]["slides"][0]["n_cells"] == slide["n_cells"]
