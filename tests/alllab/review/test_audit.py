@@ -8,7 +8,7 @@ from django.test import RequestFactory
 from alllab.cases.models import Case, Slide
 from alllab.cases.services import slide_create
 from alllab.review.audit import AuditRequestMiddleware
-from alllab.review.models import AuditEvent
+from alllab.review.models import AuditEvent, ImmutableError
 from alllab.review.selectors import audit_for_case
 from alllab.review.services import audit_record, case_sign_off, cell_reclassify
 from tests.alllab.factories import PASSWORD, CaseFactory, SlideFactory
@@ -80,6 +80,16 @@ def test_the_case_trail_holds_each_review_action_for_pathologists_and_lab_admins
     assert sorted(a for a, _ in actions) == ["reclassify", "reclassify", "sign_off", "upload", "upload"]
     assert list(audit_for_case(user=pathologist, case=case)) == list(audit_for_case(user=lab_admin, case=case))
     assert not audit_for_case(user=technician, case=case).exists()
+
+
+def test_an_event_cannot_be_changed_or_deleted(technician):
+    event = audit_record(action="login", actor=technician)
+    event.actor_name = "someone else"
+    with pytest.raises(ImmutableError):
+        event.save()
+    with pytest.raises(ImmutableError):
+        event.delete()
+    assert AuditEvent.objects.get(pk=event.pk).actor_name == technician.username
 
 
 def test_it_refuses_an_unknown_action():

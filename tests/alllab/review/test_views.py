@@ -135,3 +135,13 @@ def test_any_member_of_the_lab_downloads_the_pdf_from_the_case(tech_client, revi
     assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
     assert response["Content-Disposition"] == f'attachment; filename="report-{case.id}.pdf"'
     assert response.content.startswith(b"%PDF")
+
+
+def test_it_handles_a_case_without_slides(path_client, lab, pathologist):
+    case = CaseFactory(lab=lab)
+    page = path_client.get(f"/review/cases/{case.id}/")
+    assert page.status_code == 200 and "No analysed cells yet" in page.text
+    assert path_client.get(f"/review/cases/{case.id}/report.pdf").content.startswith(b"%PDF")
+    refused = path_client.post(f"/review/cases/{case.id}/sign/", {"interpretation": "no_blasts"}, follow=True)
+    assert "No slide of this case has a finished analysis" in refused.text
+    assert not ReportVersion.objects.exists()
