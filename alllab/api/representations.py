@@ -94,13 +94,14 @@ def slide_json(slide: Slide, run: AnalysisRun | None) -> dict[str, Any]:
 
 
 def cell_json(cell: Cell) -> dict[str, Any]:
-    """A cell; ``reviewed_label`` is the review app's field once it exists, else None."""
+    """A cell; ``reviewed_label`` is the pathologist's label (``review.CellReview``), None until reviewed."""
     return {
         "id": cell.pk,
         "index": cell.index,
         "bbox": list(cell.bbox),
         "p_blast": cell.p_blast,
         "label": cell.ai_label,
-        "reviewed_label": getattr(cell, "reviewed_label", None) or None,
+        # A missing one-to-one raises RelatedObjectDoesNotExist, an AttributeError: getattr's default covers it.
+        "reviewed_label": getattr(getattr(cell, "review", None), "label", None) or None,
         "crop_url": reverse("api:cell-crop", args=[cell.pk]),
     }

@@ -76,7 +76,10 @@ def api_slide_cells(*, run: AnalysisRun | None) -> QuerySet[Cell]:
     """The cells of a slide's current run, most likely blast first; none before the run has stored any."""
     if run is None:
         return Cell.objects.none()
-    return cell_list(run=run)
+    qs = cell_list(run=run)
+    if any(rel.name == "review" for rel in Cell._meta.related_objects):
+        qs = qs.select_related("review")  # the review app's CellReview: one query, not one per cell
+    return qs
 
 
 def api_cell_get(*, user: AbstractBaseUser, scope: Scope, cell_id: int) -> Cell:

@@ -170,3 +170,16 @@ def test_it_hides_another_labs_slide_and_cells_as_404(other_api, done_case):
     slide = done_case[1]
     assert other_api.get(reverse("api:slide-detail", args=[slide.pk])).status_code == 404
     assert other_api.get(reverse("api:slide-cells", args=[slide.pk])).status_code == 404
+
+
+def test_it_shows_the_pathologists_label_once_a_cell_is_reviewed(api, done_case, pathologist):
+    from django.utils import timezone
+
+    from alllab.review.models import CellReview
+
+    _, slide, _, cells = done_case
+    CellReview.objects.create(cell=cells[1], label="blast", reviewed_by=pathologist, reviewed_at=timezone.now())
+    body = api.get(reverse("api:slide-cells", args=[slide.pk])).json()
+    labels = {c["id"]: (c["label"], c["reviewed_label"]) for c in body["results"]}
+    assert labels[cells[1].pk] == ("normal", "blast")
+    assert labels[cells[0].pk] == ("blast", None)
