@@ -79,6 +79,7 @@ def train_one(samples: list[CellSample], args, *, seed: int) -> tuple[torch.nn.M
         patience=args.patience,
         seed=seed,
         progress=args.progress,
+        plateau=args.plateau,
     )
     return res.model, res.temperature, prep, va, res
 
@@ -242,7 +243,72 @@ def run_cross_acq(args) -> dict:
 PROTOCOLS = {"idb2": run_idb2, "idb1": run_idb1, "cross-acq": run_cross_acq}
 
 
+def collect(paths: list[Path]) -> dict:
+    """Merge result files into one ``{name: result}`` dict (name = file stem), per-cell slide calls dropped."""
+    out = {}
+    for p in sorted(paths):
+        r = json.loads(Path(p).read_text())
+        r.pop("slide_calls", None)
+        out[Path(p).stem] = r
+    return out
+
+
+def _pct(summary: dict, key: str) -> str:
+    v = summary.get(key)
+    if v is None:
+        return "-"
+    mean, std = v["mean"], v["std"]
+    if key in ("mcc", "auroc", "auroc_2592"):
+        return f"{mean:.3f} ± {std:.3f}" if std else f"{mean:.3f}"
+    return f"{100 * mean:.1f} ± {100 * std:.1f}" if std else f"{100 * mean:.1f}"
+
+
+def markdown_table(collected: dict) -> str:
+    """One row per result file: mean ± std over folds (percent, MCC/AUROC as fractions)."""
+    keys = (
+        "accuracy",
+        "precision",
+        "recall",
+        "specificity",
+        "f1",
+        "mcc",
+        "auroc",
+        "slide_accuracy",
+        "slide_accuracy_2592",
+    )
+    lines = ["| run | protocol | folds | " + " | ".join(keys) + " |", "|" + "---|" * (len(keys) + 3)]
+    for name, r in collected.items():
+        n = len(r["folds"])
+        lines.append(f"| {name} | {r['protocol']} | {n} | " + " | ".join(_pct(r["summary"], k) for k in keys) + " |")
+    # runs cut short (--max-folds) are compared with the full runs on the same first folds
+    lengths = {len(r["folds"]) for r in collected.values() if r["protocol"] == "idb2"}
+    short = {n for n in lengths if 0 < n < max(lengths)}
+    for n in sorted(short):
+        lines += [
+            "",
+            f"First {n} folds of each idb2 run (same folds, same seeds):",
+            "",
+            "| run | accuracy | mcc | auroc |",
+            "|---|---|---|---|",
+        ]
+        for name, r in collected.items():
+            if r["protocol"] == "idb2" and len(r["folds"]) >= n:
+                sub = mean_std(r["folds"][:n], ("accuracy", "mcc", "auroc"))
+                lines.append(f"| {name} | " + " | ".join(_pct(sub, k) for k in ("accuracy", "mcc", "auroc")) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["collect"]:  # python -m inference.crossval collect var/results/*.json --out FILE
+        ap = argparse.ArgumentParser(prog="python -m inference.crossval collect")
+        ap.add_argument("files", nargs="+", type=Path)
+        ap.add_argument("--out", type=Path, required=True)
+        a = ap.parse_args(argv[1:])
+        collected = collect(a.files)
+        a.out.write_text(json.dumps(collected, indent=1, default=float) + "\n")
+        print(markdown_table(collected))
+        return 0
     ap = argparse.ArgumentParser(prog="python -m inference.crossval", description=__doc__.split("\n\n")[0])
     ap.add_argument("protocol", choices=sorted(PROTOCOLS))
     ap.add_argument("--arch", default="hybrid_vgg", choices=sorted(DEFAULT_CONFIGS))
@@ -255,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-folds", type=int, default=0, help="run only the first N folds (0: all)")
     ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--patience", type=int, default=8)
+    ap.add_argument("--plateau", action="store_true", help="divide lr by 3 when validation loss stalls")
     ap.add_argument("--input-size", type=int, default=DEFAULT_PREPROCESSING["input_size"])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
@@ -266,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     result = PROTOCOLS[args.protocol](args)
     result = {
         "protocol": args.protocol,
-        "command": "python -m inference.crossval " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": "python -m inference.crossval " + " ".join(argv),
         "settings": {k: v for k, v in vars(args).items() if k not in ("out", "progress")},
         "machine": f"{platform.machine()} {platform.processor() or ''} torch {torch.__version__}, "
         f"{args.threads} thread(s) on a shared 2-core VM".strip(),

@@ -314,12 +314,13 @@ class CellTable:
         ]
 
 
-def idb1_cells(*, size: int = 96, cache: bool = True, progress: bool = True) -> CellTable:
-    """Segment every ALL-IDB1 smear (duplicate dropped) and label its cells; cached under ``var/cache``."""
+def idb1_cells(*, size: int = 96, cache: bool = True, refresh: bool = False, progress: bool = True) -> CellTable:
+    """Segment every ALL-IDB1 smear (duplicate dropped) and label its cells; cached under ``var/cache``
+    (``refresh`` recomputes and rewrites the cache, e.g. after a segmentation change)."""
     import json
 
     path = CACHE_DIR / f"idb1_cells_{size}.npz"
-    if cache and path.exists():
+    if cache and not refresh and path.exists():
         z = np.load(path, allow_pickle=False)
         meta = json.loads(str(z["meta"]))
         return CellTable(
@@ -394,8 +395,9 @@ def idb1_cells(*, size: int = 96, cache: bool = True, progress: bool = True) -> 
     )
     if cache:
         CACHE_DIR.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")  # written aside, then renamed: a reader never sees half a cache
         np.savez(
-            path,
+            tmp,
             **{f"crops_{k}": v for k, v in table.crops.items()},
             label=table.label,
             smear=table.smear,
@@ -405,6 +407,7 @@ def idb1_cells(*, size: int = 96, cache: bool = True, progress: bool = True) -> 
             ann_smear=table.ann_smear,
             meta=json.dumps({"stats": stats, "smears": smears}),
         )
+        tmp.replace(path)
     return table
 
 
@@ -472,7 +475,9 @@ def bccd_cells(*, size: int = 96, kind: str = "scaled", cache: bool = True, prog
         names = np.array(names_l)
         if cache:
             CACHE_DIR.mkdir(parents=True, exist_ok=True)
-            np.savez(path, **{f"crops_{k}": v for k, v in arrays.items()}, smear=names, stats=json.dumps(stats))
+            tmp = path.with_suffix(".tmp.npz")
+            np.savez(tmp, **{f"crops_{k}": v for k, v in arrays.items()}, smear=names, stats=json.dumps(stats))
+            tmp.replace(path)
         crops = arrays[kind]
     return [
         CellSample(crops[i], 0, f"bccd/{names[i]}", f"BCCD/{names[i]}", stats[str(names[i])]) for i in range(len(names))

@@ -74,14 +74,18 @@ def fit(
     lr: float = 1e-3,
     seed: int = 0,
     progress: bool = True,
+    plateau: bool = False,
 ) -> FitResult:
     """Train with Adam + BCE-with-logits; keep the epoch with the lowest validation loss; fit a temperature.
 
-    Without a validation set the last epoch is kept and the temperature stays 1.
+    Without a validation set the last epoch is kept and the temperature stays 1. ``plateau`` divides the
+    learning rate by 3 after 3 epochs without a better validation loss (down to 1e-5), which steadies
+    training on small validation splits.
     """
     seed_everything(seed)
     rng = np.random.default_rng(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=1 / 3, patience=3, min_lr=1e-5) if plateau else None
     loss_fn = nn.BCEWithLogitsLoss()
     best_state, best_loss, best_epoch, stale = None, float("inf"), 0, 0
     history = []
@@ -111,8 +115,11 @@ def fit(
                 best_state = copy.deepcopy(model.state_dict())
             else:
                 stale += 1
+            if sched is not None:
+                sched.step(row["val_loss"])
+                row["lr"] = opt.param_groups[0]["lr"]
         history.append(row)
-        bar.set_postfix({k: round(v, 4) for k, v in row.items() if k != "epoch"})
+        bar.set_postfix({k: round(v, 5) for k, v in row.items() if k != "epoch"})
         if val is not None and stale >= patience:
             break
     result = FitResult(model=model, temperature=1.0, best_epoch=best_epoch or len(history), history=history)
@@ -178,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--val-fraction", type=float, default=0.2)
+    ap.add_argument("--plateau", action="store_true", help="divide lr by 3 when validation loss stalls")
     ap.add_argument("--input-size", type=int, default=DEFAULT_PREPROCESSING["input_size"])
     ap.add_argument("--no-residual", action="store_true")
     ap.add_argument("--no-attention", action="store_true")
@@ -229,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         batch_size=args.batch_size,
         lr=args.lr,
         seed=args.seed,
+        plateau=args.plateau,
     )
     metrics = {
         "data": args.data,

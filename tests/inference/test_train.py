@@ -102,3 +102,15 @@ def test_it_rejects_a_manifest_with_a_bad_label(tmp_path):
     (tmp_path / "n.csv").write_text("file,label\na.png,1\n")
     with pytest.raises(ValueError, match="needs 'path' and 'label'"):
         read_manifest(tmp_path / "n.csv")
+
+
+def test_it_moves_a_smears_colour_statistics_to_the_stain_target():
+    from inference.stain import lab_stats, reinhard
+
+    rng = np.random.default_rng(0)
+    img = np.clip(rng.normal([200, 150, 170], 20, (64, 64, 3)), 0, 255).astype(np.uint8)
+    target = {"mean": [150.0, 135.0, 120.0], "std": [20.0, 8.0, 8.0]}
+    out = reinhard(img, lab_stats(img), target)
+    got = lab_stats(out)
+    assert np.allclose(got["mean"], target["mean"], atol=2.0)
+    assert np.allclose(got["std"], target["std"], atol=2.0)
