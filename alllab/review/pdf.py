@@ -15,7 +15,7 @@ from django.utils import timezone
 from alllab.analysis.models import Cell
 from alllab.cases.models import Case
 from alllab.review.models import ReportVersion, ReviewLabel
-from alllab.review.selectors import report_latest, report_snapshot
+from alllab.review.selectors import format_when, report_latest, report_snapshot
 
 # WeasyPrint logs every layout step at INFO; one report is not eleven log lines.
 logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
@@ -53,6 +53,8 @@ def report_context(*, case: Case) -> dict:
         "version": version,
         "status": version.kind if version is not None else "preliminary",
         "crops": crops,
+        "signed_at": format_when(snap.get("signed_at")),
+        "reviewers": [{**r, "last_at": format_when(r["last_at"])} for r in snap["reviewers"]],
         "reviewed_pct": 100.0 * summary["blast_fraction"],
         "reviewed_ci_pct": [100.0 * x for x in summary["blast_fraction_ci95"]],
         "generated_at": timezone.now(),

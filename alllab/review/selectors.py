@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
+from django.utils import dateformat, timezone
 
 from alllab.accounts.models import ADMIN_ROLES, REVIEW_ROLES
 from alllab.accounts.selectors import lab_ids_for_user
@@ -37,6 +39,13 @@ SUSPICIOUS_CELLS_IN_REPORT = 24  # one PDF page of crops
 def user_can_view_audit(*, user: AnyUser, lab_id: int) -> bool:
     """Whether ``user`` may read the audit trail of ``lab_id``'s cases (pathologists and lab admins)."""
     return lab_id in lab_ids_for_user(user=user, roles=AUDIT_ROLES)
+
+
+def format_when(iso: str | None) -> str:
+    """A snapshot's ISO timestamp as ``2026-11-29 21:38 UTC`` in the site's time zone; empty for none."""
+    if not iso:
+        return ""
+    return dateformat.format(timezone.localtime(datetime.fromisoformat(iso)), "Y-m-d H:i T")
 
 
 def display_name(user: AbstractBaseUser | None) -> str:
@@ -247,14 +256,14 @@ def report_conclusion(*, case: Case) -> str:
     if snap["interpretation"]["text"]:
         parts.append(snap["interpretation"]["text"].rstrip(".") + ".")
     parts.append(
-        f"Reviewed differential: {summary['n_blast']} blasts of {counts['n_white_reviewed']} white cells "
+        f"Reviewed differential: blasts {summary['n_blast']} of {counts['n_white_reviewed']} white cells "
         f"({100 * summary['blast_fraction']:.2f}%, 95% CI {100 * lo:.2f}-{100 * hi:.2f}%)."
     )
     if counts["below_minimum"]:
         parts.append(f"Fewer than {counts['min_cells']} white cells reviewed.")
     if latest.kind == ReportVersion.Kind.AMENDED:
         parts.append(f"Amended (version {latest.number}): {latest.amendment_reason}")
-    parts.append(f"Signed by {snap['signed_by']} at {snap['signed_at']}.")
+    parts.append(f"Signed by {snap['signed_by']} at {format_when(snap['signed_at'])}.")
     return " ".join(parts)
 
 

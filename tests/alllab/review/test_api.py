@@ -1,6 +1,7 @@
 """The LIS side of the review: the PDF over the API, and FHIR/HL7 statuses that follow sign-off and amendment."""
 
 import json
+import re
 
 import pytest
 from django.urls import reverse
@@ -49,9 +50,10 @@ def test_the_report_status_follows_sign_off_and_amendment(api, review_case, path
     status, obr_status, conclusion = _report_status(api, case)
     assert (status, obr_status) == ("final", "F")
     assert conclusion.startswith("Blasts present: suggest flow cytometry.")
-    assert "1 blasts of 1 white cells" in conclusion
+    assert "blasts 1 of 1 white cells" in conclusion
     case_amend(user=pathologist, case=case, interpretation="no_blasts", reason="Artefact, not a blast.")
     status, obr_status, conclusion = _report_status(api, case)
     assert (status, obr_status) == ("amended", "C")
     assert "Amended (version 2): Artefact, not a blast." in conclusion
+    assert re.search(rf"Signed by {pathologist.username} at \d{{4}}-\d\d-\d\d \d\d:\d\d UTC\.$", conclusion)
     assert api.get(reverse("api:case-detail", args=[case.pk])).json()["report_status"] == "amended"

@@ -1,6 +1,7 @@
 """The PDF report: rendered by WeasyPrint, read back with pypdf, preliminary before sign-off and frozen after."""
 
 import io
+import re
 
 import pytest
 
@@ -35,7 +36,7 @@ def test_it_renders_a_preliminary_report_with_the_case_and_counts(review_case, p
         "slide-b.png",
         "hybrid-vgg version 1.2.0",
         "Reviewed blast fraction: 50.00%",
-        "1 blasts of 2 white cells reviewed",
+        "blasts 1 of 2 white cells reviewed",
         "Fewer than 100 white cells reviewed",
         "screening aid, not a diagnosis",
         "Most suspicious cells",
@@ -56,9 +57,9 @@ def test_it_prints_the_signed_version_as_frozen(review_case, pathologist):
     cell_reclassify(user=pathologist, case=case, cell_ids=[cells[0].id], label="blast")  # after signing
     text, _, _ = _text(report_pdf(case=case))
     assert "FINAL · version 1" in text and "No blasts seen" in text and "Reactive picture." in text
-    assert f"Signed by {pathologist.username}" in text
+    assert re.search(rf"Signed by {pathologist.username} at \d{{4}}-\d\d-\d\d \d\d:\d\d UTC\.", text)
     assert "No cell has been reviewed." in text  # the later reclassification is not in the signed version
     case_amend(user=pathologist, case=case, interpretation="blasts_present", reason="One blast found on recount.")
     text, _, _ = _text(report_pdf(case=case))
     assert "AMENDED · version 2" in text and "Reason for amendment: One blast found on recount." in text
-    assert "1 blasts of 1 white cells reviewed" in text
+    assert "blasts 1 of 1 white cells reviewed" in text
