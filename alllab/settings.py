@@ -94,6 +94,7 @@ if DATABASE_URL:
     except ValueError as exc:
         raise ImproperlyConfigured(f"DATABASE_URL is malformed: {exc}") from exc
 else:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)  # a fresh checkout has no var/; SQLite will not create the folder
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
@@ -162,8 +163,11 @@ CELERY_TASK_ACKS_LATE = True  # tasks are idempotent: a redelivery after a crash
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # one slide at a time per process: they are long and memory-hungry
 CELERY_TASK_SOFT_TIME_LIMIT = envint("ALLLAB_TASK_SOFT_TIME_LIMIT", 600, minimum=10)
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
-# Longer than the slowest task, or the broker hands a still-running task to a second worker.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * CELERY_TASK_TIME_LIMIT}
+# Longer than the slowest task, or Redis hands a still-running task to a second worker. (The SQLAlchemy transport
+# has no such timeout, and passes its options to create_engine, which refuses this one.)
+CELERY_BROKER_TRANSPORT_OPTIONS = (
+    {} if CELERY_BROKER_URL.startswith("sqla+") else {"visibility_timeout": 2 * CELERY_TASK_TIME_LIMIT}
+)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 

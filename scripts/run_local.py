@@ -19,8 +19,8 @@ PYTHON = sys.executable
 BIN = Path(PYTHON).parent
 
 
-def manage(*args: str) -> None:
-    subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, check=True)
+def manage(*args: str) -> str:
+    return subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, check=True, stdout=subprocess.PIPE, text=True).stdout
 
 
 def stop(children: list[subprocess.Popen]) -> None:
@@ -39,10 +39,9 @@ def main() -> int:
     port = os.environ.get("PORT", "8000")
     host = os.environ.get("HOST", "127.0.0.1")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "alllab.settings")
-    (ROOT / "var").mkdir(exist_ok=True)
     manage("migrate", "--noinput", "-v", "0")
     manage("collectstatic", "--noinput", "-v", "0")
-    manage("create_demo")
+    demo = manage("create_demo")
 
     web = subprocess.Popen(
         [str(BIN / "gunicorn"), "alllab.wsgi", "--bind", f"{host}:{port}", "--workers", "2", "--timeout", "120"],
@@ -52,12 +51,14 @@ def main() -> int:
         [str(BIN / "celery"), "-A", "alllab", "worker", "--concurrency", "1", "--loglevel", "INFO"], cwd=ROOT
     )
     children = [web, worker]
-    print(f"\nALL-Lab is starting at http://{host}:{port}/  (Ctrl-C stops the web server and the worker)\n", flush=True)
+    print(f"\nALL-Lab is starting at http://{host}:{port}/  (Ctrl-C stops the web server and the worker)", flush=True)
+    print(demo, flush=True)
 
     def on_signal(signum, frame):
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)  # also when started from a shell that ignores SIGINT in the background
     try:
         while all(child.poll() is None for child in children):
             time.sleep(0.5)

@@ -2,11 +2,14 @@
 
 import pytest
 from django.conf import settings
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
 
 from alllab.analysis.models import AnalysisRun
+from alllab.analysis.services import run_enqueue
 from alllab.cases.models import Case
-from tests.alllab.factories import CaseFactory
+from tests.alllab.factories import CaseFactory, SlideFactory
 from tests.alllab.smear import smear_png
 from tests.alllab.worker import wait_for_run
 
@@ -35,13 +38,20 @@ def test_it_analyses_an_uploaded_smear_in_a_real_worker(live_worker, client, tec
     assert case.status == Case.Status.AWAITING_REVIEW and case.n_cells == run.n_cells
 
 
-def test_it_fails_a_non_image_in_the_worker_and_keeps_the_case(live_worker, client, technician, lab):
-    case = CaseFactory(lab=lab, created_by=technician)
+def test_it_fails_a_stored_non_image_in_the_worker_and_keeps_the_case(live_worker, client, technician, lab):
+    # Bytes that are no image, stored as a slide (a file damaged in storage, or one that got past the upload check):
+    # the worker must fail the run with a reason, not crash or retry, and leave the case and its other slides.
+    slide = SlideFactory(
+        case__lab=lab,
+        case__created_by=technician,
+        image=ContentFile(b"not a smear", name="x.png"),
+        original_filename="x.png",
+    )
+    with transaction.atomic():
+        run = run_enqueue(slide=slide)
+    run = wait_for_run(AnalysisRun, run.id, live_worker)
+    assert run.status == "failed" and run.error.startswith("x.png: ") and len(run.error) > len("x.png: ")
+    assert not run.cells.exists() and Case.objects.filter(pk=slide.case_id).exists()
     client.force_login(technician)
-    upload = SimpleUploadedFile("notes.txt", b"this is not a smear", content_type="text/plain")
-    response = client.post(f"/cases/{case.id}/slides/", {"file": upload})
-    assert response.status_code == 201
-    run = wait_for_run(AnalysisRun, AnalysisRun.objects.get(slide__case=case).id, live_worker)
-    assert run.status == "failed" and run.error.startswith("notes.txt: ")
-    assert Case.objects.filter(pk=case.pk).exists() and case.slides.count() == 1
-    assert client.get(f"/cases/{case.id}/").status_code == 200
+    page = client.get(f"/analysis/slides/{slide.id}/")
+    assert page.status_code == 200 and "Analysis failed" in page.text

@@ -13,10 +13,11 @@ from tests.alllab.smear import smear_png
 
 @pytest.fixture
 def no_enqueue(monkeypatch):
+    """Catches what the on-commit hooks send to the broker."""
     from alllab.analysis import tasks
 
     sent = []
-    monkeypatch.setattr(tasks.analyze_slide, "delay_on_commit", lambda run_id: sent.append(run_id))
+    monkeypatch.setattr(tasks.analyze_slide, "delay", lambda run_id: sent.append(run_id))
     return sent
 
 
@@ -67,7 +68,8 @@ def test_it_uploads_several_files_one_per_request(tech_client, lab, no_enqueue, 
     case = CaseFactory(lab=lab)
     for name in ["a.png", "b.png"]:
         upload = SimpleUploadedFile(name, smear_png(size=(48, 32)), content_type="image/png")
-        response = tech_client.post(f"/cases/{case.id}/slides/", {"file": upload})
+        with django_capture_on_commit_callbacks(execute=True):
+            response = tech_client.post(f"/cases/{case.id}/slides/", {"file": upload})
         assert response.status_code == 201, response.content
     assert sorted(case.slides.values_list("original_filename", flat=True)) == ["a.png", "b.png"]
     assert len(no_enqueue) == 2
@@ -111,3 +113,22 @@ def test_it_serves_the_smear_image_to_its_lab(tech_client, lab):
     response = tech_client.get(f"/cases/slides/{slide.id}/image/")
     assert response.status_code == 200 and response["Cache-Control"].startswith("private")
     assert b"".join(response.streaming_content).startswith(b"\x89PNG")
+
+
+def test_it_answers_a_non_image_with_a_reason_and_keeps_the_case(tech_client, lab, no_enqueue):
+    from alllab.analysis.services import run_execute
+    from tests.alllab.stubs import StubPredictor
+
+    case = CaseFactory(lab=lab)
+    earlier = SlideFactory(case=case)
+    upload = SimpleUploadedFile("notes.txt", b"these are notes, not a smear", content_type="text/plain")
+    response = tech_client.post(f"/cases/{case.id}/slides/", {"file": upload})
+    if response.status_code == 201:  # accepted as bytes: the worker's image check fails the run, with the reason
+        run = AnalysisRun.objects.get(slide_id=response.json()["slide"]["id"])
+        run = run_execute(run_id=run.id, predictor=StubPredictor())
+        assert run.status == AnalysisRun.Status.FAILED and run.error.startswith("notes.txt: ")
+    else:  # refused at the door (upload intake): a client error with a readable reason, nothing stored
+        assert 400 <= response.status_code < 500 and len(response.json()["error"]) > 10
+        assert not case.slides.filter(original_filename="notes.txt").exists()
+    assert Case.objects.filter(pk=case.pk).exists() and case.slides.filter(pk=earlier.pk).exists()
+    assert tech_client.get(f"/cases/{case.id}/").status_code == 200
