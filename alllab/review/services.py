@@ -17,6 +17,7 @@ from alllab.analysis.selectors import current_runs_for_case
 from alllab.cases.models import Case
 from alllab.review.models import AuditEvent, CellReview, ReportVersion, ReviewLabel
 from alllab.review.selectors import display_name, report_snapshot, review_cells
+from alllab.review.signals import report_version_signed
 
 MAX_CELLS_PER_CHANGE = 5000  # far more than a smear holds; stops a runaway request, not a real review
 
@@ -175,6 +176,9 @@ def _freeze(
             object_type="report_version",
             object_id=version.pk,
             detail={"version": number, "interpretation": interpretation, "text": text, "reason": reason},
+        )
+        transaction.on_commit(
+            lambda: report_version_signed.send(sender=ReportVersion, version=version, case_id=case.pk)
         )
     return version
 

@@ -166,3 +166,23 @@ def test_it_needs_text_for_a_free_text_interpretation(review_case, pathologist):
         case_sign_off(user=pathologist, case=case, interpretation="maybe")
     version = case_sign_off(user=pathologist, case=case, interpretation="free_text", text="Reactive lymphocytes.")
     assert version.snapshot["interpretation"]["text"] == "Reactive lymphocytes."
+
+
+def test_it_announces_each_signed_version_after_commit(review_case, pathologist, django_capture_on_commit_callbacks):
+    from alllab.review.signals import report_version_signed
+
+    case, _, _ = review_case
+    heard = []
+
+    def receiver(sender, version, case_id, **kwargs):
+        heard.append((version.number, version.kind, case_id))
+
+    report_version_signed.connect(receiver)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            case_sign_off(user=pathologist, case=case, interpretation="no_blasts")
+        with django_capture_on_commit_callbacks(execute=True):
+            case_amend(user=pathologist, case=case, interpretation="no_blasts", reason="Typo in the comment.")
+    finally:
+        report_version_signed.disconnect(receiver)
+    assert heard == [(1, "final", case.id), (2, "amended", case.id)]
