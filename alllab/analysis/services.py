@@ -10,6 +10,7 @@ import io
 import logging
 import time
 from datetime import timedelta
+from functools import partial
 
 import cv2
 import numpy as np
@@ -23,6 +24,7 @@ from PIL import Image
 
 from alllab.analysis.models import AnalysisRun, Cell
 from alllab.analysis.selectors import current_runs_for_case
+from alllab.analysis.sweeper import run_send
 from alllab.cases.models import Case, Slide
 from alllab.cases.services import case_set_result
 from inference.io import ImageError, load_image
@@ -38,10 +40,10 @@ _PROGRESS_EVERY_S = 0.5  # at most two progress writes a second
 
 def run_enqueue(*, slide: Slide) -> AnalysisRun:
     """Create a queued run for ``slide`` and send it to a worker once the surrounding transaction commits."""
-    from alllab.analysis.tasks import analyze_slide  # the task module imports this one
-
     run = AnalysisRun.objects.create(slide=slide)
-    analyze_slide.delay_on_commit(run.id)
+    # run_send, not delay_on_commit: a broker outage leaves the run queued for the sweeper instead of failing the
+    # upload that has already committed.
+    transaction.on_commit(partial(run_send, run_id=run.id))
     case_refresh(case=slide.case)
     return run
 
@@ -167,6 +169,23 @@ def run_store(*, run: AnalysisRun, result: SmearResult, rgb: np.ndarray) -> Anal
     preview = io.BytesIO()
     Image.fromarray(rgb).save(preview, format="JPEG", quality=88)
     preview_name = _write(f"previews/slide_{run.slide_id}.jpg", preview.getvalue())
+    try:
+        _run_store_rows(run=run, cells=cells, result=result, rgb=rgb, preview_name=preview_name)
+    except Exception:
+        # Nothing of this attempt was committed: remove its files too, so a failed run leaves no orphan crops
+        # (a retry writes them again under the same names).
+        for cell in cells:
+            for name in (cell.crop.name, cell.heatmap.name):
+                if name:
+                    default_storage.delete(name)
+        raise
+    case_refresh(case=run.slide.case)
+    run.refresh_from_db()
+    return run
+
+
+def _run_store_rows(*, run: AnalysisRun, cells: list[Cell], result: SmearResult, rgb: np.ndarray, preview_name: str):
+    """The database half of ``run_store``: all of it or none of it."""
     summary = result.summary
     with transaction.atomic():
         Cell.objects.filter(run=run).delete()
@@ -192,9 +211,6 @@ def run_store(*, run: AnalysisRun, result: SmearResult, rgb: np.ndarray) -> Anal
         Slide.objects.filter(pk=run.slide_id).update(
             width=int(rgb.shape[1]), height=int(rgb.shape[0]), preview=preview_name
         )
-    case_refresh(case=run.slide.case)
-    run.refresh_from_db()
-    return run
 
 
 def case_refresh(*, case: Case) -> None:

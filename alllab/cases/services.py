@@ -7,7 +7,8 @@ import hashlib
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
@@ -52,29 +53,56 @@ def _sha256(uploaded: UploadedFile) -> str:
     return digest.hexdigest()
 
 
-@transaction.atomic
 def slide_create(*, case: Case, uploaded_file: UploadedFile, uploaded_by: AbstractBaseUser) -> Slide:
-    """Store an uploaded smear under a generated name and queue its analysis once the transaction commits.
+    """Check an uploaded smear, store a metadata-free copy under a generated name, and queue its analysis.
 
-    The bytes are not judged here: a file that is not a readable image gets a failed run with the reason, and the
-    case stays as it was. Only an empty or oversized upload is refused outright (``ValidationError``).
+    The image is decoded before anything is written (``alllab.analysis.intake.image_clean``), outside the
+    transaction, so a slow decode never holds a database lock. An upload that is empty, oversized, not an image,
+    truncated or has too many pixels is refused (``UploadRejected``, a ``ValidationError`` carrying an HTTP status)
+    and the case stays as it was. The uploader's file name is kept as text only.
     """
+    # Imported here: analysis builds on cases, not the other way round at import time.
+    from alllab.analysis.intake import UploadRejected, image_clean
+
     _require_writer(uploaded_by, case.lab)
     limit = settings.ALLLAB_MAX_UPLOAD_MB * 1024 * 1024
+    name = uploaded_file.name or "upload"
     if not uploaded_file.size:
-        raise ValidationError(f"{uploaded_file.name} is empty.")
+        raise UploadRejected(f"{name} is empty.", code="empty")
     if uploaded_file.size > limit:
-        raise ValidationError(f"{uploaded_file.name} is larger than {settings.ALLLAB_MAX_UPLOAD_MB} MB.")
-    slide = Slide(
+        raise UploadRejected(f"{name} is larger than {settings.ALLLAB_MAX_UPLOAD_MB} MB.", code="too_large")
+    sha256 = _sha256(uploaded_file)
+    clean = image_clean(uploaded_file.read(), name=name)
+    uploaded_file.seek(0)
+    return _slide_store(
         case=case,
-        original_filename=(uploaded_file.name or "upload")[:255],
+        original_filename=name[:255],
         size_bytes=uploaded_file.size,
-        sha256=_sha256(uploaded_file),
+        sha256=sha256,
+        content=ContentFile(clean.content, name=f"upload{clean.suffix}"),
         uploaded_by=uploaded_by,
     )
-    slide.image.save(uploaded_file.name or "upload", uploaded_file, save=False)
+
+
+@transaction.atomic
+def _slide_store(
+    *,
+    case: Case,
+    original_filename: str,
+    size_bytes: int,
+    sha256: str,
+    content: ContentFile,
+    uploaded_by: AbstractBaseUser,
+) -> Slide:
+    slide = Slide(
+        case=case,
+        original_filename=original_filename,
+        size_bytes=size_bytes,
+        sha256=sha256,
+        uploaded_by=uploaded_by,
+    )
+    slide.image.save(content.name, content, save=False)
     slide.save()
-    # Imported here: analysis builds on cases, not the other way round at import time.
     from alllab.analysis.services import run_enqueue
 
     run_enqueue(slide=slide)

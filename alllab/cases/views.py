@@ -113,7 +113,9 @@ def slide_upload_view(request: HttpRequest, case_id: int) -> JsonResponse:
     except PermissionDenied as exc:
         return JsonResponse({"error": str(exc)}, status=403)
     except ValidationError as exc:
-        return JsonResponse({"error": " ".join(exc.messages)}, status=400)
+        # UploadRejected carries its status (413 too large, 415 not an image) and a one-word code.
+        body = {"error": " ".join(exc.messages), "code": getattr(exc, "code", None) or "invalid"}
+        return JsonResponse(body, status=getattr(exc, "status", 400))
     return JsonResponse({"slide": {"id": slide.id, "name": slide.original_filename}}, status=201)
 
 

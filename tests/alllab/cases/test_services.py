@@ -66,7 +66,9 @@ def test_it_does_not_queue_before_commit(technician, lab, django_capture_on_comm
     monkeypatch.setattr(tasks.analyze_slide, "delay", lambda run_id: sent.append(run_id))
     case = case_create(lab=lab, accession_number="A-1", patient_pseudonym="P", created_by=technician)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        slide_create(case=case, uploaded_file=SimpleUploadedFile("a.png", b"x"), uploaded_by=technician)
+        slide_create(
+            case=case, uploaded_file=SimpleUploadedFile("a.png", smear_png(size=(32, 24))), uploaded_by=technician
+        )
     assert sent == [] and len(callbacks) == 1
 
 

@@ -1,0 +1,112 @@
+"""Keeping runs moving when the broker or a worker lets them down.
+
+Two things can strand a run. The broker may be unreachable when a slide is uploaded: the upload is still stored and
+its run stays ``queued``, marked as not sent (``run_send``). And a worker may die mid-analysis (killed, out of memory,
+machine lost): its run stays ``running`` with nobody working on it. ``runs_sweep`` (Celery beat every minute, or
+``manage.py sweep_runs``) sends the unsent runs again, re-queues a run stuck longer than the task's hard time limit,
+and fails it with a reason after ``MAX_ATTEMPTS`` claims, so a slide that kills workers cannot kill them forever.
+
+Sending twice is harmless: the task claims its row with a conditional UPDATE, so only one delivery does the work.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from alllab.analysis.models import AnalysisRun
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 3  # claims of one run (the first try and two after a worker died) before it is failed
+NOT_SENT = "Waiting for the task queue (the broker was unreachable); it is sent again automatically."
+QUEUED_GRACE = timedelta(seconds=30)  # a run this young may still be on its way to the broker or a worker
+
+
+def run_send(*, run_id: int) -> bool:
+    """Send run ``run_id`` to a worker; on a broker error, log it and mark the run as not sent (it stays queued).
+
+    The upload that created the run has committed by now: a broker outage must not turn it into an error page.
+    """
+    from alllab.analysis.tasks import analyze_slide  # the task module imports services, which import this one
+
+    try:
+        analyze_slide.delay(run_id)
+    except Exception as exc:  # kombu raises OperationalError, redis ConnectionError, sockets OSError...
+        log.warning(
+            "run %s: could not reach the broker (%s: %s); left queued for the sweeper", run_id, type(exc).__name__, exc
+        )
+        AnalysisRun.objects.filter(pk=run_id, status=AnalysisRun.Status.QUEUED).update(error=NOT_SENT)
+        return False
+    AnalysisRun.objects.filter(pk=run_id, status=AnalysisRun.Status.QUEUED, error=NOT_SENT).update(error="")
+    return True
+
+
+@dataclass
+class SweepReport:
+    """What one sweep did, by run id."""
+
+    sent: list[int] = field(default_factory=list)
+    requeued: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    unsent: list[int] = field(default_factory=list)  # still could not reach the broker
+
+
+def broker_queue_size() -> int | None:
+    """Messages waiting in the default queue, or None when the broker cannot say (or cannot be reached)."""
+    from alllab.celery import app
+
+    try:
+        with app.connection_for_read() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+            _, count, _ = conn.default_channel.queue_declare(queue=app.conf.task_default_queue, passive=True)
+            return int(count)
+    except Exception as exc:  # any broker trouble means "do not know"
+        log.info("broker queue size unknown: %s", exc)
+        return None
+
+
+def runs_sweep(*, stuck_after: timedelta | None = None, now=None) -> SweepReport:
+    """Send unsent runs, re-queue stuck ones, fail those that used up their attempts.
+
+    Args:
+        stuck_after: How long a run may stay ``running`` before its worker is presumed dead; by default the task's
+            hard time limit (Celery kills a task at that age, so no live worker holds it any longer).
+        now: The current time (tests pass a fixed one).
+    """
+    now = now or timezone.now()
+    stuck_after = stuck_after or timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+    report = SweepReport()
+
+    stuck = AnalysisRun.objects.filter(status=AnalysisRun.Status.RUNNING, started_at__lt=now - stuck_after)
+    for run in stuck.only("id", "attempts", "started_at"):
+        # Conditional on the same started_at: a worker that claimed it meanwhile keeps it.
+        same = AnalysisRun.objects.filter(pk=run.id, status=AnalysisRun.Status.RUNNING, started_at=run.started_at)
+        if run.attempts >= MAX_ATTEMPTS:
+            from alllab.analysis.services import run_fail
+
+            if same.exists():
+                run_fail(
+                    run_id=run.id,
+                    reason=f"The analysis stopped without finishing {run.attempts} times (the worker died or "
+                    f"hung each time); giving up. Re-analyse the slide to try again.",
+                )
+                report.failed.append(run.id)
+        elif same.update(status=AnalysisRun.Status.QUEUED, progress=0.0):
+            log.warning("run %s: running since %s with no worker; re-queued", run.id, run.started_at)
+            report.requeued.append(run.id)
+
+    # Orphans: unsent (marked), re-queued just now, or, when the broker's queue is empty, any queued run older than
+    # the grace period (its message was lost, e.g. a Redis restarted without persistence).
+    orphan = Q(error=NOT_SENT) | Q(pk__in=report.requeued)
+    if broker_queue_size() == 0:
+        orphan |= Q(created_at__lt=now - QUEUED_GRACE)
+    queued = AnalysisRun.objects.filter(orphan, status=AnalysisRun.Status.QUEUED).order_by("id")
+    for run_id in queued.values_list("id", flat=True):
+        (report.sent if run_send(run_id=run_id) else report.unsent).append(run_id)
+    return report
