@@ -127,7 +127,7 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-WHITENOISE_USE_FINDERS = DEBUG  # serve straight from static/ in development, from STATIC_ROOT otherwise
+WHITENOISE_USE_FINDERS = WHITENOISE_AUTOREFRESH = DEBUG  # development: serve static/ as edited
 # Media are patient data: never served at a public URL, only through views that check the lab (see cases.views).
 MEDIA_ROOT = Path(envstr("MEDIA_ROOT", str(VAR_DIR / "media")))
 STORAGES = {
