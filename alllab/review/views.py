@@ -45,12 +45,11 @@ def _counts_html(request: HttpRequest, case: Case, cells=None) -> str:
     return render_to_string("review/_counts.html", {"counts": counts, "case": case}, request=request)
 
 
-@login_required
-@require_GET
-def case_review_view(request: HttpRequest, case_id: int) -> HttpResponse:
-    case = case_get(user=request.user, case_id=case_id)
+def _render_review(request: HttpRequest, case: Case, *, form: dict | None = None, status: int = 200) -> HttpResponse:
     cells = list(review_cells(case=case))
     latest = report_latest(case=case)
+    if form is None:  # the sign-off form starts from the latest version's interpretation
+        form = {"interpretation": latest.interpretation, "text": latest.interpretation_text} if latest else {}
     context = {
         "case": case,
         "groups": gallery_groups(cells=cells),
@@ -64,8 +63,15 @@ def case_review_view(request: HttpRequest, case_id: int) -> HttpResponse:
         "changes_since_signed": reclassifications_since(case=case, version=latest),
         "interpretations": ReportVersion.Interpretation.choices,
         "label_keys": LABEL_KEYS,
+        "form": form,
     }
-    return render(request, "review/case_review.html", context)
+    return render(request, "review/case_review.html", context, status=status)
+
+
+@login_required
+@require_GET
+def case_review_view(request: HttpRequest, case_id: int) -> HttpResponse:
+    return _render_review(request, case_get(user=request.user, case_id=case_id))
 
 
 def _json_error(message: str, status: int) -> JsonResponse:
@@ -108,17 +114,17 @@ def _sign_or_amend(request: HttpRequest, case_id: int, *, amend: bool) -> HttpRe
         "interpretation": request.POST.get("interpretation", ""),
         "text": request.POST.get("text", ""),
     }
+    reason = request.POST.get("reason", "")
     try:
         if amend:
-            version = case_amend(user=request.user, case=case, reason=request.POST.get("reason", ""), **fields)
+            version = case_amend(user=request.user, case=case, reason=reason, **fields)
         else:
             version = case_sign_off(user=request.user, case=case, **fields)
-    except PermissionDenied:
-        raise
     except ValidationError as exc:
+        # Shown on the page again with what was typed, so a refused sign-off loses nothing.
         messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, f"Report version {version.number} signed ({version.get_kind_display().lower()}).")
+        return _render_review(request, case, form={**fields, "reason": reason}, status=400)
+    messages.success(request, f"Report version {version.number} signed ({version.get_kind_display().lower()}).")
     return redirect("review:case_review", case_id=case.id)
 
 

@@ -102,8 +102,12 @@ def test_it_signs_and_amends_through_the_form(path_client, review_case):
     assert "Report version 1 signed (final)" in page.text and "Sign amended version 2" in page.text
     again = path_client.post(f"/review/cases/{case.id}/sign/", {"interpretation": "blasts_present"}, follow=True)
     assert "already signed" in again.text
-    no_reason = path_client.post(f"/review/cases/{case.id}/amend/", {"interpretation": "no_blasts"}, follow=True)
-    assert "needs a reason" in no_reason.text
+    no_reason = path_client.post(
+        f"/review/cases/{case.id}/amend/", {"interpretation": "free_text", "text": "Typed with care."}
+    )
+    assert no_reason.status_code == 400 and "needs a reason" in no_reason.text
+    assert "Typed with care.</textarea>" in no_reason.text  # what was typed comes back
+    assert 'value="free_text" required checked' in no_reason.text
     path_client.post(f"/review/cases/{case.id}/amend/", {"interpretation": "blasts_present", "reason": "Rechecked."})
     assert list(ReportVersion.objects.values_list("number", "kind")) == [(1, "final"), (2, "amended")]
 
