@@ -68,4 +68,19 @@ def report_data_for_case(*, case: Case, slides: list[tuple[Slide, AnalysisRun | 
         issued_at=timezone.now(),
         slides=tuple(_slide_result(s, r) for s, r in slides),
         conclusion=getattr(case, "conclusion", "") or _signed_conclusion(case),
+        case_summary=_case_summary(case),
+    )
+
+
+def _case_summary(case: Case) -> SlideSummary | None:
+    """The case-level summary the analysis app stored (over every done slide), or None before one is done."""
+    if case.n_cells is None or not case.call:
+        return None
+    return SlideSummary(
+        n_cells=case.n_cells,
+        n_blast=case.n_blast or 0,
+        blast_fraction=case.blast_fraction or 0.0,
+        blast_fraction_ci95=(case.blast_fraction_ci95_lo or 0.0, case.blast_fraction_ci95_hi or 0.0),
+        max_p_blast=case.max_p_blast or 0.0,
+        call=case.call,
     )

@@ -1,14 +1,16 @@
 """FHIR R4 (validated with ``fhir.resources.R4B``) Bundle for one case: DiagnosticReport, Observations, Device.
 
-The bundle is a ``collection``: a DiagnosticReport whose ``result`` points at per-slide Observations (white cells
-counted, blast fraction in %, the screening call, the highest blast probability), a Patient holding only the
-pseudonymous identifier, the lab as an Organization, and one Device per model version that produced numbers. Entry
-ids are UUIDv5 of the case and resource, so fetching the same case twice gives the same references.
+The bundle is a ``collection``: a DiagnosticReport whose ``result`` points at Observations (white cells counted,
+blast fraction in %, the screening call, the highest blast probability) for the whole case and then for each slide;
+a Patient holding only the pseudonymous identifier, the lab as an Organization, and one Device per model version
+that produced numbers. Entry ids are UUIDv5 of the case and resource, so fetching the same case twice gives the
+same references.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -27,6 +29,7 @@ from .report import (
     Code,
     ReportData,
     SlideResult,
+    SlideSummary,
     percent,
 )
 
@@ -50,73 +53,63 @@ def _iso(value: date | datetime) -> str:
     return value.isoformat()
 
 
-def _observation(
-    report: ReportData, slide: SlideResult, code: Code, value: dict[str, Any], device_urn: str, patient_urn: str | None
-) -> tuple[str, dict[str, Any]]:
-    urn = _urn(report, "slide", slide.slide_id, code.code)
+@dataclass(frozen=True)
+class _Subject:
+    """What a group of Observations is about: one slide, or the whole case (``slide`` None)."""
+
+    slide: SlideResult | None
+    device_urn: str | None
+    patient_urn: str | None
+
+
+def _observation(report: ReportData, about: _Subject, code: Code, value: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    slide = about.slide
+    urn = _urn(report, "slide", slide.slide_id, code.code) if slide else _urn(report, "case-summary", code.code)
+    n_done = len(report.reportable_slides)
+    note = (
+        f"Slide {slide.filename or slide.slide_id} (ALL-Lab slide id {slide.slide_id})"
+        if slide
+        else f"Whole case: every cell of the {n_done} analysed slide{'s' if n_done != 1 else ''}"
+    )
     obs: dict[str, Any] = {
         "resourceType": "Observation",
         "identifier": [{"system": f"urn:alllab:{report.lab_slug}:observation", "value": urn.rsplit(":", 1)[1]}],
         "status": report.status,
         "category": [{"coding": [{"system": OBS_CATEGORY, "code": "laboratory", "display": "Laboratory"}]}],
         "code": _concept(code),
-        "device": {"reference": device_urn},
-        "note": [{"text": f"Slide {slide.filename or slide.slide_id} (ALL-Lab slide id {slide.slide_id})"}],
+        "note": [{"text": note}],
         **value,
     }
-    if patient_urn:
-        obs["subject"] = {"reference": patient_urn}
+    if about.device_urn:
+        obs["device"] = {"reference": about.device_urn}
+    if about.patient_urn:
+        obs["subject"] = {"reference": about.patient_urn}
     if report.specimen_collected_at:
         obs["effectiveDateTime"] = _iso(report.specimen_collected_at)
-    if slide.analysed_at:
+    if slide and slide.analysed_at:
         obs["issued"] = _iso(slide.analysed_at)
     return urn, obs
 
 
-def _slide_observations(
-    report: ReportData, slide: SlideResult, device_urn: str, patient_urn: str | None
-) -> list[tuple[str, dict[str, Any]]]:
-    s = slide.summary
-    assert s is not None
+def _summary_observations(report: ReportData, s: SlideSummary, about: _Subject) -> list[tuple[str, dict[str, Any]]]:
     lo, hi = s.blast_fraction_ci95
     call_value: dict[str, Any] = {"valueCodeableConcept": _concept(CALL_CODES[s.call])}
     if s.call == "suspicious":
         call_value["interpretation"] = [{"coding": [{"system": INTERPRETATION, "code": "A", "display": "Abnormal"}]}]
+    cells = {"valueQuantity": {"value": s.n_cells, "unit": "cells", "system": UCUM, "code": "{cells}"}}
+    fraction = {
+        "valueQuantity": {"value": percent(s.blast_fraction), "unit": "%", "system": UCUM, "code": "%"},
+        "component": [
+            {"code": _concept(code), "valueQuantity": {"value": percent(b), "unit": "%", "system": UCUM, "code": "%"}}
+            for code, b in ((CODE_CI_LOW, lo), (CODE_CI_HIGH, hi))
+        ],
+    }
+    max_p = {"valueQuantity": {"value": round(s.max_p_blast, 4), "unit": "1", "system": UCUM, "code": "1"}}
     return [
-        _observation(
-            report,
-            slide,
-            CODE_CELLS_COUNTED,
-            {"valueQuantity": {"value": s.n_cells, "unit": "cells", "system": UCUM, "code": "{cells}"}},
-            device_urn,
-            patient_urn,
-        ),
-        _observation(
-            report,
-            slide,
-            CODE_BLAST_FRACTION,
-            {
-                "valueQuantity": {"value": percent(s.blast_fraction), "unit": "%", "system": UCUM, "code": "%"},
-                "component": [
-                    {
-                        "code": _concept(code),
-                        "valueQuantity": {"value": percent(bound), "unit": "%", "system": UCUM, "code": "%"},
-                    }
-                    for code, bound in ((CODE_CI_LOW, lo), (CODE_CI_HIGH, hi))
-                ],
-            },
-            device_urn,
-            patient_urn,
-        ),
-        _observation(report, slide, CODE_CALL, call_value, device_urn, patient_urn),
-        _observation(
-            report,
-            slide,
-            CODE_MAX_P_BLAST,
-            {"valueQuantity": {"value": round(s.max_p_blast, 4), "unit": "1", "system": UCUM, "code": "1"}},
-            device_urn,
-            patient_urn,
-        ),
+        _observation(report, about, CODE_CELLS_COUNTED, cells),
+        _observation(report, about, CODE_BLAST_FRACTION, fraction),
+        _observation(report, about, CODE_CALL, call_value),
+        _observation(report, about, CODE_MAX_P_BLAST, max_p),
     ]
 
 
@@ -173,9 +166,16 @@ def fhir_bundle_build(*, report: ReportData) -> Bundle:
     devices = {key: _device(report, *key) for key in report.models}
     entries.extend(devices.values())
     observations: list[tuple[str, dict[str, Any]]] = []
+    if report.case_summary is not None:
+        # One model for the whole case: point at it; several (a re-analysis with a newer model): no single device.
+        only_device = next(iter(devices.values()))[0] if len(devices) == 1 else None
+        observations.extend(
+            _summary_observations(report, report.case_summary, _Subject(None, only_device, patient_urn))
+        )
     for slide in report.reportable_slides:
         device_urn = devices[(slide.model_name, slide.model_version)][0]
-        observations.extend(_slide_observations(report, slide, device_urn, patient_urn))
+        assert slide.summary is not None
+        observations.extend(_summary_observations(report, slide.summary, _Subject(slide, device_urn, patient_urn)))
     diagnostic_report: dict[str, Any] = {
         "resourceType": "DiagnosticReport",
         "identifier": [{"system": f"urn:alllab:{report.lab_slug}:accession", "value": report.accession_number}],

@@ -1,8 +1,8 @@
 """HL7 v2.5.1 ORU^R01 result message for one case, built and validated with ``hl7apy``.
 
-Layout: MSH, PID, ORC, OBR (the screen as one order), NTE (the conclusion), then per reported slide an OBX for white
-cells counted, blast fraction (%) followed by an NTE with its 95% interval, the call, and the highest blast probability.
-OBX-4 (sub-id) is the slide's position, so a receiver can group a slide's results; OBX-18 names the model and version.
+Layout: MSH, PID, ORC, OBR (the screen as one order), NTE (the conclusion), then for the whole case (OBX-4 sub-id 0)
+and for each reported slide (sub-id = its position) an OBX for white cells counted, blast fraction (%) followed by
+an NTE with its 95% interval, the call, and the highest blast probability. OBX-18 names the model and version.
 A slide without results (failed or pending) gets an NTE under the OBR rather than being silently dropped.
 """
 
@@ -23,7 +23,7 @@ from .report import (
     CODE_REPORT,
     Code,
     ReportData,
-    SlideResult,
+    SlideSummary,
     percent,
 )
 
@@ -75,7 +75,8 @@ def _add_obx(
     value: str,
     units: str,
     status: str,
-    slide: SlideResult,
+    model: tuple[str, str] | None,
+    analysed_at: datetime | None,
     abnormal: str = "",
 ) -> Group:
     obs = order.add_group("ORU_R01_OBSERVATION")
@@ -90,10 +91,38 @@ def _add_obx(
     if abnormal:
         obx.obx_8 = abnormal
     obx.obx_11 = status
-    if slide.analysed_at:
-        obx.obx_19 = _ts(slide.analysed_at)
-    obx.obx_18 = f"{hl7_escape(slide.model_name or 'unknown')}^{hl7_escape(slide.model_version or 'unknown')}"
+    if model:
+        obx.obx_18 = f"{hl7_escape(model[0] or 'unknown')}^{hl7_escape(model[1] or 'unknown')}"
+    if analysed_at:
+        obx.obx_19 = _ts(analysed_at)
     return obs
+
+
+def _add_summary(
+    order: Group,
+    *,
+    set_id: int,
+    sub_id: int,
+    summary: SlideSummary,
+    status: str,
+    label: str,
+    model: tuple[str, str] | None,
+    analysed_at: datetime | None,
+) -> int:
+    """Four OBX (cells counted, blast fraction with its interval in an NTE, call, highest p); returns the last set id."""
+    s = summary
+    common = {"sub_id": sub_id, "status": status, "model": model, "analysed_at": analysed_at}
+    _add_obx(order, set_id=set_id + 1, value_type="NM", code=CODE_CELLS_COUNTED, value=str(s.n_cells),
+             units="{cells}^cells^UCUM", **common)  # fmt: skip
+    lo, hi = s.blast_fraction_ci95
+    blast = _add_obx(order, set_id=set_id + 2, value_type="NM", code=CODE_BLAST_FRACTION,
+                     value=f"{percent(s.blast_fraction):.2f}", units="%^percent^UCUM", **common)  # fmt: skip
+    _add_nte(blast, 1, f"95% CI {percent(lo):.2f}-{percent(hi):.2f} %; {label}")
+    _add_obx(order, set_id=set_id + 3, value_type="CE", code=CODE_CALL, value=_ce(CALL_CODES[s.call]), units="",
+             abnormal="A" if s.call == "suspicious" else "N" if s.call == "negative" else "", **common)  # fmt: skip
+    _add_obx(order, set_id=set_id + 4, value_type="NM", code=CODE_MAX_P_BLAST, value=f"{s.max_p_blast:.4f}",
+             units="1^ratio^UCUM", **common)  # fmt: skip
+    return set_id + 4
 
 
 def hl7_oru_build(
@@ -169,26 +198,20 @@ def hl7_oru_build(
         _add_nte(order, n, f"Slide {slide.filename or slide.slide_id} not reported ({state}).")
 
     set_id = 0
+    if report.case_summary is not None:
+        # Sub-id 0: the whole case (every cell of every analysed slide); slides follow with their position.
+        models = report.models
+        n_done = len(report.reportable_slides)
+        set_id = _add_summary(order, set_id=set_id, sub_id=0, summary=report.case_summary, status=status,
+                              label=f"whole case ({n_done} slide{'s' if n_done != 1 else ''})",
+                              model=models[0] if len(models) == 1 else None, analysed_at=None)  # fmt: skip
     for sub_id, slide in enumerate(report.slides, start=1):
         if not slide.reportable:
             continue
-        s = slide.summary
-        assert s is not None
-        common = {"sub_id": sub_id, "status": status, "slide": slide}
-        set_id += 1
-        _add_obx(order, set_id=set_id, value_type="NM", code=CODE_CELLS_COUNTED, value=str(s.n_cells),
-                 units="{cells}^cells^UCUM", **common)  # fmt: skip
-        set_id += 1
-        lo, hi = s.blast_fraction_ci95
-        blast = _add_obx(order, set_id=set_id, value_type="NM", code=CODE_BLAST_FRACTION,
-                         value=f"{percent(s.blast_fraction):.2f}", units="%^percent^UCUM", **common)  # fmt: skip
-        _add_nte(blast, 1, f"95% CI {percent(lo):.2f}-{percent(hi):.2f} %; slide {slide.filename or slide.slide_id}")
-        set_id += 1
-        _add_obx(order, set_id=set_id, value_type="CE", code=CODE_CALL, value=_ce(CALL_CODES[s.call]), units="",
-                 abnormal="A" if s.call == "suspicious" else "N" if s.call == "negative" else "", **common)  # fmt: skip
-        set_id += 1
-        _add_obx(order, set_id=set_id, value_type="NM", code=CODE_MAX_P_BLAST, value=f"{s.max_p_blast:.4f}",
-                 units="1^ratio^UCUM", **common)  # fmt: skip
+        assert slide.summary is not None
+        set_id = _add_summary(order, set_id=set_id, sub_id=sub_id, summary=slide.summary, status=status,
+                              label=f"slide {slide.filename or slide.slide_id}",
+                              model=(slide.model_name, slide.model_version), analysed_at=slide.analysed_at)  # fmt: skip
     m.validate()
     return m
 

@@ -98,6 +98,7 @@ class ReportData:
     issued_at: datetime
     slides: tuple[SlideResult, ...] = field(default_factory=tuple)
     conclusion: str = ""
+    case_summary: SlideSummary | None = None  # over every cell of every done slide, as stored on the case
 
     def __post_init__(self) -> None:
         if self.status not in REPORT_STATUSES:

@@ -28,8 +28,12 @@ def test_it_serves_a_valid_fhir_bundle_with_the_stored_numbers(api, done_case):
     assert report["status"] == "preliminary"
     assert report["identifier"][0]["value"] == "ACC-DONE"
     assert "smear one.png: suspicious, 1 of 3 white cells" in report["conclusion"]
-    obs = {r["code"]["coding"][0]["code"]: r for r in resources.values() if r["resourceType"] == "Observation"}
-    assert [resources[ref["reference"]]["code"]["coding"][0]["code"] for ref in report["result"]] == list(obs)
+    results = [resources[ref["reference"]] for ref in report["result"]]
+    codes = ["11282-1", "26446-5", "BLAST-CALL", "MAX-P-BLAST"]
+    assert [r["code"]["coding"][0]["code"] for r in results] == codes * 2  # the whole case, then the one slide
+    assert results[0]["note"][0]["text"].startswith("Whole case")
+    assert results[4]["note"][0]["text"].startswith("Slide smear one.png")
+    obs = {r["code"]["coding"][0]["code"]: r for r in results[4:]}
     assert obs["11282-1"]["valueQuantity"]["value"] == 3
     assert obs["26446-5"]["valueQuantity"]["value"] == 33.33
     assert obs["26446-5"]["valueQuantity"]["unit"] == "%"
@@ -70,7 +74,8 @@ def test_it_serves_a_valid_hl7_oru_with_the_stored_numbers(api, done_case):
     segments = [s.split("|") for s in er7.split("\r") if s]
     pid = next(s for s in segments if s[0] == "PID")
     assert pid[3] == "PSN-7^^^north^PI"
-    obx = {s[3].split("^")[0]: s for s in segments if s[0] == "OBX"}
+    assert [s[4] for s in segments if s[0] == "OBX"] == ["0"] * 4 + ["1"] * 4  # whole case, then slide 1
+    obx = {s[3].split("^")[0]: s for s in segments if s[0] == "OBX" and s[4] == "1"}
     assert obx["11282-1"][5] == "3"
     assert obx["26446-5"][5] == "33.33"
     assert obx["BLAST-CALL"][5].startswith("suspicious^")

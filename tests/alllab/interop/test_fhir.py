@@ -135,3 +135,28 @@ def test_it_sends_a_bare_date_when_only_the_day_is_known():
     _, by_url = _parsed(report(specimen_collected_at=dt.date(2026, 11, 28)))
     (dr,) = _of_type(by_url, "DiagnosticReport").values()
     assert dr["effectiveDateTime"] == "2026-11-28"
+
+
+def test_it_reports_the_whole_case_first_when_the_case_has_a_summary():
+    case = SlideSummary(n_cells=70, n_blast=4, blast_fraction=4 / 70, blast_fraction_ci95=(0.0225, 0.1378),
+                        max_p_blast=0.9731, call="suspicious")  # fmt: skip
+    neg = SlideSummary(30, 0, 0.0, (0.0, 0.1135), 0.21, "negative")
+    _, by_url = _parsed(report(slides=(done_slide(1), done_slide(2, summary=neg)), case_summary=case))
+    (dr,) = _of_type(by_url, "DiagnosticReport").values()
+    results = [by_url[r["reference"]] for r in dr["result"]]
+    assert len(results) == 12
+    whole = {r["code"]["coding"][0]["code"]: r for r in results[:4]}
+    assert whole["11282-1"]["valueQuantity"]["value"] == 70
+    assert whole["26446-5"]["valueQuantity"]["value"] == 5.71
+    assert whole["BLAST-CALL"]["valueCodeableConcept"]["coding"][0]["code"] == "suspicious"
+    assert whole["11282-1"]["note"][0]["text"] == "Whole case: every cell of the 2 analysed slides"
+    assert "device" in whole["11282-1"]  # one model for both slides
+
+
+def test_it_names_no_single_device_for_a_case_analysed_by_two_models():
+    case = SlideSummary(70, 4, 4 / 70, (0.0225, 0.1378), 0.9731, "suspicious")
+    r = report(slides=(done_slide(1), done_slide(2, model_version="2.0")), case_summary=case)
+    _, by_url = _parsed(r)
+    assert len(_of_type(by_url, "Device")) == 2
+    whole = next(o for o in _of_type(by_url, "Observation").values() if o["note"][0]["text"].startswith("Whole"))
+    assert "device" not in whole

@@ -127,3 +127,18 @@ def test_it_sends_a_bare_date_at_day_precision():
 
     _, er7 = _parse(report(specimen_collected_at=dt.date(2026, 11, 28)))
     assert _segments(er7, "OBR")[0][7] == "20261128"
+
+
+def test_it_sends_the_whole_case_as_sub_id_zero_before_the_slides():
+    case = SlideSummary(n_cells=70, n_blast=4, blast_fraction=4 / 70, blast_fraction_ci95=(0.0225, 0.1378),
+                        max_p_blast=0.9731, call="suspicious")  # fmt: skip
+    _, er7 = _parse(report(slides=(done_slide(1), done_slide(2)), case_summary=case))
+    obx = _segments(er7, "OBX")
+    assert [s[4] for s in obx] == ["0"] * 4 + ["1"] * 4 + ["2"] * 4
+    assert [s[1] for s in obx] == [str(n) for n in range(1, 13)]
+    assert (obx[0][5], obx[1][5]) == ("70", "5.71")
+    assert obx[0][18] == "hybrid-vgg^1.2.0"
+    assert obx[0][19:20] in ([], [""])  # no single analysis time for the whole case
+    lines = er7.split("\r")
+    at = next(i for i, s in enumerate(lines) if s.startswith("OBX|2|"))
+    assert lines[at + 1] == "NTE|1|L|95% CI 2.25-13.78 %; whole case (2 slides)"
