@@ -3,6 +3,8 @@
 * BCCD (364 fields, 640x480): a detected cell matches a VOC ``WBC`` box when their boxes' IoU >= 0.5
   (greedy one-to-one, best IoU first). Recall = matched boxes / boxes, precision = matched detections /
   detections. Every image counts, including those with 0 or 2+ WBC boxes and known annotation slips.
+* ALL-IDB2 (259 crops after dropping ``Im257_0``): with ``single_cell=True``, the fraction of crops whose
+  returned cell contains the crop's centre (the annotated cell is centred by construction).
 * ALL-IDB1 (107 fields after dropping the duplicate ``Im108_0``): blast recall = fraction of the annotated
   blast centroids that fall inside a detected cell's contour; the same for the non-blast centroids of
   ALL-IDB Patches (``other_AngeloUNIMI_GPL3``). A precision *proxy*: the fraction of detected cells that
@@ -29,7 +31,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .datasets import BccdImage, Idb1Smear, bccd_images, idb1_smears
+from .datasets import BccdImage, Idb1Smear, Idb2Crop, bccd_images, idb1_smears, idb2_crops
 from .io import load_image
 from .segmentation.colour import NUCLEUS_HUE_DEG, hsv_float, hue_distance_deg
 from .segmentation.pipeline import METHODS, find_cells
@@ -90,7 +92,7 @@ def cells_containing(cells: list[CellRegion], points: list[tuple[float, float]])
 
 def eval_bccd(images: list[BccdImage], method: str) -> dict:
     """Recall and precision of WBC detection at IoU >= 0.5 over the given BCCD images."""
-    n_boxes = n_det = n_match = 0
+    n_boxes = n_det = n_match = n_inner = n_inner_match = 0
     per_image = []
     for im in images:
         seg = find_cells(load_image(im.path), method=method)
@@ -98,6 +100,9 @@ def eval_bccd(images: list[BccdImage], method: str) -> dict:
         n_boxes += len(im.wbc_boxes)
         n_det += len(seg.cells)
         n_match += m
+        inner = [c for c in seg.cells if not c.touches_border]
+        n_inner += len(inner)
+        n_inner_match += match_boxes(inner, im.wbc_boxes)
         per_image.append({"image": im.name, "boxes": len(im.wbc_boxes), "detected": len(seg.cells), "matched": m})
     return {
         "images": len(images),
@@ -106,26 +111,30 @@ def eval_bccd(images: list[BccdImage], method: str) -> dict:
         "matched": n_match,
         "recall": n_match / n_boxes if n_boxes else None,
         "precision": n_match / n_det if n_det else None,
+        # Secondary, not the headline: BCCD leaves many white cells cut by the image edge unannotated.
+        "detections_not_touching_border": n_inner,
+        "precision_not_touching_border": n_inner_match / n_inner if n_inner else None,
         "images_missed": [p["image"] for p in per_image if p["matched"] < p["boxes"]],
         "images_with_extra": [p["image"] for p in per_image if p["detected"] > p["matched"]],
     }
 
 
-def stained_fraction(rgb: np.ndarray, points: list[tuple[float, float]], rbc_diameter_px: float) -> int:
-    """How many points sit on stained nuclear material: a window of 0.3 red-cell diameters whose median pixel
-    is blue-violet (hue within 60 degrees of 265) and saturated (S >= 0.25). Used to check what an
-    annotation set marks, independently of the segmentation."""
+def on_stained_nucleus(rgb: np.ndarray, points: list[tuple[float, float]], rbc_diameter_px: float) -> list[bool]:
+    """For each point: does it sit on stained nuclear material? True when the median pixel of a window
+    0.3 red-cell diameters wide is blue-violet (hue within 60 degrees of 265) and saturated (S >= 0.25).
+    Used to check what an annotation set marks, independently of the segmentation."""
     half = max(1, int(0.15 * rbc_diameter_px))
-    hits = 0
+    out = []
     for x, y in points:
         xi, yi = int(round(x)), int(round(y))
         win = rgb[max(0, yi - half) : yi + half + 1, max(0, xi - half) : xi + half + 1]
         if win.size == 0:
+            out.append(False)
             continue
         hsv = hsv_float(win).reshape(-1, 3)
         hue, sat = np.median(hsv[:, 0]), np.median(hsv[:, 1])
-        hits += int(hue_distance_deg(float(hue), NUCLEUS_HUE_DEG) <= 60 and sat >= 0.25)
-    return hits
+        out.append(bool(hue_distance_deg(float(hue), NUCLEUS_HUE_DEG) <= 60 and sat >= 0.25))
+    return out
 
 
 def _idb1_one(smear: Idb1Smear, rgb: np.ndarray, seg: Segmentation) -> dict:
@@ -134,6 +143,8 @@ def _idb1_one(smear: Idb1Smear, rgb: np.ndarray, seg: Segmentation) -> dict:
     hits = [h for h in blast_hits + other_hits if h >= 0]
     ids, counts = np.unique(hits, return_counts=True) if hits else (np.array([]), np.array([]))
     blast_ids = [h for h in blast_hits if h >= 0]
+    blast_stained = on_stained_nucleus(rgb, smear.blasts, seg.rbc_diameter_px)
+    other_stained = on_stained_nucleus(rgb, smear.others, seg.rbc_diameter_px)
     alone = sum(1 for h in blast_ids if blast_ids.count(h) == 1)
     return {
         "image": smear.name,
@@ -141,12 +152,13 @@ def _idb1_one(smear: Idb1Smear, rgb: np.ndarray, seg: Segmentation) -> dict:
         "rbc_diameter_px": round(seg.rbc_diameter_px, 1),
         "cells": len(seg.cells),
         "blasts": len(smear.blasts),
-        "blasts_found": sum(h >= 0 for h in blast_hits),
+        "blasts_found": int(sum(h >= 0 for h in blast_hits)),
         "blasts_alone": alone,
-        "blasts_stained": stained_fraction(rgb, smear.blasts, seg.rbc_diameter_px),
-        "others_stained": stained_fraction(rgb, smear.others, seg.rbc_diameter_px),
+        "blasts_stained": int(sum(blast_stained)),
+        "others_stained": int(sum(other_stained)),
+        "others_stained_found": int(sum(1 for h, st in zip(other_hits, other_stained, strict=True) if st and h >= 0)),
         "others": len(smear.others),
-        "others_found": sum(h >= 0 for h in other_hits),
+        "others_found": int(sum(h >= 0 for h in other_hits)),
         "cells_with_centroid": int(len(ids)),
         "shared": int(counts[counts > 1].sum()) if len(counts) else 0,
         "flags": list(seg.quality.flags),
@@ -172,6 +184,7 @@ def eval_idb1(smears: list[Idb1Smear], method: str) -> dict:
         "blast_centroids_on_stained_nucleus": total("blasts_stained") / max(1, total("blasts")),
         "other_centroids": total("others"),
         "other_centroids_on_stained_nucleus": total("others_stained") / max(1, total("others")),
+        "other_recall_on_stained_nucleus": total("others_stained_found") / max(1, total("others_stained")),
         "other_recall": total("others_found") / max(1, total("others")),
         "cells_detected": cells,
         "cells_per_image_median": float(np.median([r["cells"] for r in rows])),
@@ -179,6 +192,35 @@ def eval_idb1(smears: list[Idb1Smear], method: str) -> dict:
         "centroids_sharing_a_cell": total("shared"),
         "images_with_missed_blasts": [r["image"] for r in rows if r["blasts_found"] < r["blasts"]],
         "per_image": rows,
+    }
+
+
+def eval_idb2(crops: list[Idb2Crop], method: str) -> dict:
+    """Single-cell mode on ALL-IDB2 crops: is the returned cell the one at the crop's centre?"""
+    found = centred = 0
+    areas = []
+    failures = []
+    for crop in crops:
+        rgb = load_image(crop.path)
+        seg = find_cells(rgb, method=method, single_cell=True)
+        h, w = rgb.shape[:2]
+        if not seg.cells:
+            failures.append(crop.path.stem)
+            continue
+        found += 1
+        cell = seg.cells[0]
+        inside = cells_containing([cell], [(w / 2.0, h / 2.0)])[0] >= 0
+        centred += int(inside)
+        if not inside:
+            failures.append(crop.path.stem)
+        areas.append(cell.area_px / (w * h))
+    return {
+        "crops": len(crops),
+        "with_a_cell": found,
+        "cell_contains_crop_centre": centred,
+        "fraction_centre_cell_isolated": centred / max(1, len(crops)),
+        "median_cell_area_fraction_of_crop": float(np.median(areas)) if areas else None,
+        "failures": failures,
     }
 
 
@@ -191,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     bccd = bccd_images()[: args.limit]
     idb1 = idb1_smears()[: args.limit]
+    idb2 = idb2_crops()[: args.limit]
     started = time.time()
     results: dict = {
         "command": "python -m inference.eval_segmentation " + " ".join(argv if argv is not None else sys.argv[1:]),
@@ -200,7 +243,11 @@ def main(argv: list[str] | None = None) -> int:
         "methods": {},
     }
     for method in args.methods:
-        results["methods"][method] = {"bccd": eval_bccd(bccd, method), "idb1": eval_idb1(idb1, method)}
+        results["methods"][method] = {
+            "bccd": eval_bccd(bccd, method),
+            "idb1": eval_idb1(idb1, method),
+            "idb2_single_cell": eval_idb2(idb2, method),
+        }
         print(f"[{method}] done after {time.time() - started:.0f} s", file=sys.stderr, flush=True)
     results["wall_seconds"] = round(time.time() - started, 1)
     text = json.dumps(results, indent=1)
@@ -215,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
             f" proxy-precision {i['precision_proxy_cells_with_any_centroid'] or 0:.3f} shared {i['centroids_sharing_a_cell']}"
             f" blast-alone {i['blast_recall_alone_in_cell']:.3f} stained blasts/others "
             f"{i['blast_centroids_on_stained_nucleus']:.2f}/{i['other_centroids_on_stained_nucleus']:.2f}"
+            f" other-recall-on-stained {i['other_recall_on_stained_nucleus']:.3f}"
+            f" | BCCD precision w/o border {b['precision_not_touching_border']:.3f}"
+            f" | IDB2 centre cell {r['idb2_single_cell']['fraction_centre_cell_isolated']:.3f}"
         )
     return 0
 

@@ -10,13 +10,11 @@ Every size is in red-cell diameters, so the rules hold at any magnification.
 
 from __future__ import annotations
 
-import heapq
-
 import cv2
 import numpy as np
 from scipy import ndimage as ndi
 
-from .kmeans import CYTOPLASM, NUCLEUS, disc
+from .kmeans import CYTOPLASM, NUCLEUS, disc, fill_holes
 
 CYTOPLASM_REACH_RBC = 0.5
 MIN_CELL_RBC_AREAS = 0.3
@@ -27,6 +25,7 @@ MAX_SINGLE_RBC_AREAS = 5.5
 # Stage-two markers: a blast's nucleus fills most of the cell (inscribed radius >= ~0.5 red-cell diameters),
 # a neutrophil's lobes are thin (~0.2-0.3), so only nucleus discs this big seed a cell of their own.
 NUCLEUS_MARKER_RBC = 0.4
+FLOOD_LEVELS = 24
 MIN_SINGLE_SOLIDITY = 0.85
 NECK_RATIO = 0.72  # overlapping equal discs whose centres are 1.4 radii apart have a neck of ~0.71
 
@@ -41,7 +40,7 @@ def cell_mask(labels: np.ndarray, nucleus: np.ndarray, rbc_px: float) -> np.ndar
         grown = cv2.dilate(grown, kernel) & allowed
     grown = cv2.morphologyEx(grown, cv2.MORPH_CLOSE, disc(0.1 * rbc_px))
     grown = cv2.morphologyEx(grown, cv2.MORPH_OPEN, disc(0.08 * rbc_px))
-    return ndi.binary_fill_holes(grown)
+    return fill_holes(grown)
 
 
 def own_disc_maxima(dist: np.ndarray) -> np.ndarray:
@@ -53,7 +52,7 @@ def own_disc_maxima(dist: np.ndarray) -> np.ndarray:
         upper = size / 2.0 + 0.5
         band = (dist > prev) & (dist <= upper)
         if band.any():
-            keep |= band & (dist >= ndi.maximum_filter(dist, size=size))
+            keep |= band & (dist >= cv2.dilate(dist, np.ones((size, size), np.uint8)))
         prev, size = upper, int(size * 1.4) | 1
     return keep
 
@@ -78,7 +77,7 @@ def split_cells(mask: np.ndarray, rbc_px: float, nucleus: np.ndarray | None = No
     first = _split_once(mask, mask, rbc_px)
     if nucleus is None:
         return first
-    nuclei = ndi.binary_fill_holes(nucleus) & mask
+    nuclei = fill_holes(nucleus) & mask
     out = first.copy()
     next_label = int(first.max()) + 1
     for i, sl in enumerate(ndi.find_objects(first), start=1):
@@ -160,26 +159,23 @@ def _split_once(
     return out
 
 
-def _flood(relief: np.ndarray, seeds: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Marker watershed by priority flooding (lowest relief first), restricted to ``mask``.
+def _flood(relief: np.ndarray, seeds: np.ndarray, mask: np.ndarray, levels: int = FLOOD_LEVELS) -> np.ndarray:
+    """Marker watershed by flooding ``relief`` level by level, restricted to ``mask``.
 
-    Used only on clusters holding two or more cells, a few thousand pixels at working resolution.
+    The relief is quantised into ``levels`` quantiles of its values inside the mask; at each level the
+    labelled basins grow (4-connected dilations) into unlabelled pixels at or below that level until they
+    stop. A priority queue in Python gives the exact watershed but costs ~10x more on a 2592x1944 field;
+    with 24 levels the two differ only by a pixel or two along the dividing lines.
     """
-    h, w = relief.shape
-    labels = seeds.copy()
-    heap: list[tuple[float, int, int]] = []
-    order = 0
-    for y, x in zip(*np.nonzero(seeds), strict=True):
-        heap.append((float(relief[y, x]), order, y * w + x))
-        order += 1
-    heapq.heapify(heap)
-    while heap:
-        _, _, idx = heapq.heappop(heap)
-        y, x = divmod(idx, w)
-        lab = labels[y, x]
-        for ny, nx in ((y - 1, x), (y + 1, x), (y, x - 1), (y, x + 1)):
-            if 0 <= ny < h and 0 <= nx < w and mask[ny, nx] and labels[ny, nx] == 0:
-                labels[ny, nx] = lab
-                order += 1
-                heapq.heappush(heap, (float(relief[ny, nx]), order, ny * w + nx))
-    return labels
+    labels = seeds.astype(np.float32)
+    cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+    thresholds = np.quantile(relief[mask], np.linspace(0.0, 1.0, levels + 1)[1:])
+    for level in thresholds:
+        allowed = mask & (relief <= level)
+        while True:
+            grown = cv2.dilate(labels, cross)
+            new = allowed & (labels == 0) & (grown > 0)
+            if not new.any():
+                break
+            labels[new] = grown[new]
+    return labels.astype(np.int32)

@@ -57,6 +57,17 @@ def disc(radius: float) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
 
 
+def fill_holes(mask: np.ndarray) -> np.ndarray:
+    """Fill the holes of a bool mask (flood the background from the border; what it cannot reach is a hole).
+
+    Same result as ``scipy.ndimage.binary_fill_holes`` with 4-connected background, several times faster.
+    """
+    padded = np.pad(mask.astype(np.uint8), 1)
+    flood = padded.copy()
+    cv2.floodFill(flood, None, (0, 0), 2, flags=4)
+    return (flood != 2)[1:-1, 1:-1]
+
+
 def _sample(flat: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if flat.shape[0] <= SAMPLE_PIXELS:
         return flat

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from scipy import ndimage as ndi
 
 from .colour import NUCLEUS_HUE_DEG
+from .kmeans import fill_holes
 
 SCALE_WORK_PX = 512  # long side of the copy used for estimating scale
 RADIUS_STEP = 1.12  # geometric step between tested radii (the estimate's resolution, ~6%)
@@ -66,7 +66,7 @@ def foreground_mask(rgb: np.ndarray, stained: np.ndarray | None = None) -> np.nd
     # and a mask that keeps their rims closed lets hole filling restore whole discs.
     fg = ((dist8 > 0.75 * otsu) | stained).astype(np.uint8)
     fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-    return ndi.binary_fill_holes(fg.astype(bool))
+    return fill_holes(fg.astype(bool))
 
 
 def pattern_spectrum(fg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
