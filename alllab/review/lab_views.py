@@ -14,6 +14,7 @@ from alllab.accounts.selectors import lab_ids_for_user, lab_list
 from alllab.review.agreement import agreement_by_model
 from alllab.review.export import dataset_zip, exportable_reviews
 from alllab.review.models import AuditEvent, ReviewLabel
+from alllab.review.selectors import audit_for_labs
 from alllab.review.services import audit_record
 
 
@@ -35,6 +36,15 @@ def agreement_view(request: HttpRequest) -> HttpResponse:
         "n_exportable": exportable_reviews(user=request.user).count(),
     }
     return render(request, "review/agreement.html", context)
+
+
+@login_required
+@require_GET
+def lab_audit_view(request: HttpRequest) -> HttpResponse:
+    """The lab-wide trail (latest 2000 events), sign-ins included, for lab admins."""
+    _require_lab_admin(request)
+    events = list(audit_for_labs(user=request.user)[:2000])
+    return render(request, "review/lab_audit.html", {"events": events})
 
 
 @login_required

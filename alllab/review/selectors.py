@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import dateformat, timezone
 
-from alllab.accounts.models import ADMIN_ROLES, REVIEW_ROLES
+from alllab.accounts.models import ADMIN_ROLES, REVIEW_ROLES, Membership
 from alllab.accounts.selectors import lab_ids_for_user
 from alllab.analysis.models import AnalysisRun, Cell
 from alllab.analysis.selectors import current_runs_for_case
@@ -279,3 +279,18 @@ def audit_for_case(*, user: AnyUser, case: Case) -> QuerySet[AuditEvent]:
     if not user_can_view_audit(user=user, lab_id=case.lab_id):
         return AuditEvent.objects.none()
     return AuditEvent.objects.filter(case_id=case.id).select_related("actor")
+
+
+SESSION_ACTIONS = (AuditEvent.Action.LOGIN, AuditEvent.Action.LOGOUT, AuditEvent.Action.LOGIN_FAILED)
+
+
+def audit_for_labs(*, user: AnyUser) -> QuerySet[AuditEvent]:
+    """The trail of the labs ``user`` administers, newest first: their cases' and exports' events, and the sign-ins
+    and sign-outs of their members (a sign-in has no lab, so it is found through the member)."""
+    labs = lab_ids_for_user(user=user, roles=ADMIN_ROLES)
+    if not labs:
+        return AuditEvent.objects.none()
+    members = Membership.objects.filter(lab_id__in=labs).values("user_id")
+    return AuditEvent.objects.filter(
+        Q(lab_id__in=labs) | Q(action__in=SESSION_ACTIONS, actor_id__in=members)
+    ).select_related("actor", "case")

@@ -14,5 +14,6 @@ urlpatterns = [
     path("cases/<int:case_id>/audit/", views.case_audit_view, name="case_audit"),
     path("cases/<int:case_id>/report.pdf", views.case_report_pdf_view, name="case_report_pdf"),
     path("agreement/", lab_views.agreement_view, name="agreement"),
+    path("audit/", lab_views.lab_audit_view, name="lab_audit"),
     path("export.zip", lab_views.export_view, name="export"),
 ]

@@ -95,3 +95,30 @@ def test_an_event_cannot_be_changed_or_deleted(technician):
 def test_it_refuses_an_unknown_action():
     with pytest.raises(ValueError, match="unknown audit action"):
         audit_record(action="teleport", actor=None)
+
+
+def test_lab_admins_see_their_labs_trail_with_their_members_sign_ins(
+    client, review_case, lab_admin, pathologist, other_lab
+):
+    from tests.alllab.factories import MembershipFactory, UserFactory
+
+    case, cells, _ = review_case
+    outsider = UserFactory()
+    MembershipFactory(user=outsider, lab=other_lab, role="pathologist")
+    audit_record(action="login", actor=outsider)
+    SlideFactory(case__lab=other_lab, original_filename="theirs.png")
+    client.force_login(pathologist)
+    cell_reclassify(user=pathologist, case=case, cell_ids=[cells[0].id], label="blast")
+    assert client.get("/review/audit/").status_code == 403  # lab admins only
+    client.force_login(lab_admin)
+    page = client.get("/review/audit/")
+    assert page.status_code == 200
+    actions = {(e.action, e.actor_name) for e in page.context["events"]}
+    assert {
+        ("login", pathologist.username),
+        ("login", lab_admin.username),
+        ("reclassify", pathologist.username),
+    } <= actions
+    assert ("login", outsider.username) not in actions
+    assert "theirs.png" not in page.text and "slide-a.png" in page.text
+    assert f'href="/review/cases/{case.id}/audit/">ACC-R1</a>' in page.text
