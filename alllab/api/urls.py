@@ -1,7 +1,7 @@
 """API v1 routes; names are stable (clients and tests reverse them)."""
 
 from django.urls import path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from alllab.api.views.cases import CaseDetailView, CaseListCreateView
 from alllab.api.views.common import api_not_found
@@ -24,7 +24,8 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="schema"),
     path(
         "docs/",
-        SpectacularSwaggerView.as_view(url_name="api:schema", authentication_classes=[], permission_classes=[]),
+        # The split view serves its start-up script as a file: the site's CSP allows no inline script.
+        SpectacularSwaggerSplitView.as_view(url_name="api:schema", authentication_classes=[], permission_classes=[]),
         name="docs",
     ),
     re_path(r"^.*$", api_not_found, name="not-found"),
