@@ -21,6 +21,8 @@
   let pending = null;
   let saving = false;
 
+  form.addEventListener("submit", (e) => e.preventDefault());  // every change goes by fetch
+
   function csrfToken() { return form.querySelector("input[name=csrfmiddlewaretoken]").value; }
 
   function say(text, isError) {

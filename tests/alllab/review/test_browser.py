@@ -15,6 +15,7 @@ pytestmark = [
 
 def test_it_reclassifies_by_keyboard_in_bulk_and_by_click(live_server, review_case, pathologist, monkeypatch):
     sync_api = pytest.importorskip("playwright.sync_api")
+    expect = sync_api.expect
     # Playwright's sync API runs an event loop in this thread; the ORM is only used before and after it.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     case, cells, _ = review_case  # most likely blast first: 0.95, 0.8, 0.7 (AI blast), 0.4, 0.2, 0.1
@@ -37,11 +38,11 @@ def test_it_reclassifies_by_keyboard_in_bulk_and_by_click(live_server, review_ca
         page.keyboard.press("a")
         assert "Enter sets 1 cell to Artefact or smudge cell" in message.text_content()
         page.keyboard.press("Enter")
-        page.wait_for_function("document.querySelector('#review-message').textContent.startsWith('Saved')")
+        expect(message).to_have_text("Saved: 1 cell set to Artefact or smudge cell.")
         assert card(cells[1]).evaluate("el => el === document.activeElement")
         page.keyboard.press("n")
         page.keyboard.press("Enter")
-        page.wait_for_function(f"document.querySelector('[data-cell=\"{cells[1].id}\"]').dataset.label === 'normal'")
+        expect(card(cells[1])).to_have_attribute("data-label", "normal")
 
         # Bulk: Space selects the focused cell, ArrowRight moves, Space selects, O then Enter sets both.
         assert card(cells[2]).evaluate("el => el === document.activeElement")
@@ -51,15 +52,16 @@ def test_it_reclassifies_by_keyboard_in_bulk_and_by_click(live_server, review_ca
         assert page.locator(".review-cell.selected").count() == 2
         page.keyboard.press("o")
         page.keyboard.press("Enter")
-        page.wait_for_function("document.querySelectorAll('.review-cell.selected').length === 0")
-        page.wait_for_function(f"document.querySelector('[data-cell=\"{cells[3].id}\"]').dataset.label === 'other_wbc'")
+        expect(page.locator(".review-cell.selected")).to_have_count(0)
+        expect(card(cells[2])).to_have_attribute("data-label", "other_wbc")
+        expect(card(cells[3])).to_have_attribute("data-label", "other_wbc")
 
         # Click: a cell, then a class button saves at once.
         card(cells[5]).click()
         page.get_by_role("button", name="Blast B").click()
-        page.wait_for_function(f"document.querySelector('[data-cell=\"{cells[5].id}\"]').dataset.label === 'blast'")
-        assert page.locator('[data-testid="n-reviewed"]').text_content().strip().startswith("5")
-        assert page.locator('[data-testid="reviewed-other_wbc"]').text_content() == "2"
+        expect(card(cells[5])).to_have_attribute("data-label", "blast")
+        expect(page.locator('[data-testid="n-reviewed"]')).to_have_text("5 of 6")
+        expect(page.locator('[data-testid="reviewed-other_wbc"]')).to_have_text("2")
         assert page.evaluate("window.__notReloaded === true")  # every change went by fetch
         page.screenshot(path=str(ARTIFACTS / "review.png"), full_page=True)
         browser.close()
