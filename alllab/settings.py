@@ -13,6 +13,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from alllab.env import envbool, envint, envlist, envstr
+from alllab.security import DEFAULT_CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(envstr("ALLLAB_VAR_DIR", str(BASE_DIR / "var")))
@@ -23,6 +24,9 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY (or SECRET_KEY_FILE) must be set when DEBUG is false")
     SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"
+# The development key and the placeholders of docker/.env.example are public: refuse them outside development.
+if not DEBUG and SECRET_KEY.startswith(("dev-only-", "change-me", "django-insecure-")):
+    raise ImproperlyConfigured("SECRET_KEY is a published placeholder; generate one (50+ random characters)")
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["*"] if DEBUG else ["localhost", "127.0.0.1"])
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
 
@@ -31,6 +35,12 @@ HTTPS = envbool("HTTPS", False)
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
 if HTTPS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]  # container healthchecks call plain http on loopback
+    SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 31_536_000, minimum=0)
+    # Opt-in: both bind every host under the domain (a hospital's, often) to HTTPS for a year.
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+    SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", False)
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -52,10 +62,12 @@ INSTALLED_APPS = [
     "alllab.api",
     "alllab.interop",
     "alllab.review",
+    "axes",  # login lockout (see "Security" below)
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "alllab.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -64,6 +76,7 @@ MIDDLEWARE = [
     "alllab.review.audit.AuditRequestMiddleware",  # lets audit receivers name who deleted what
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into its page
 ]
 
 ROOT_URLCONF = "alllab.urls"
@@ -166,8 +179,22 @@ CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
 # Longer than the slowest task, or Redis hands a still-running task to a second worker. (The SQLAlchemy transport
 # has no such timeout, and passes its options to create_engine, which refuses this one.)
 CELERY_BROKER_TRANSPORT_OPTIONS = (
-    {} if CELERY_BROKER_URL.startswith("sqla+") else {"visibility_timeout": 2 * CELERY_TASK_TIME_LIMIT}
+    {}
+    if CELERY_BROKER_URL.startswith("sqla+")
+    else {
+        # Tests of a killed worker shorten it to see the redelivery; production keeps the default.
+        "visibility_timeout": envint("ALLLAB_BROKER_VISIBILITY_TIMEOUT", 2 * CELERY_TASK_TIME_LIMIT, minimum=1),
+        # An unreachable Redis fails a send in seconds: the upload is kept and the sweeper sends it later.
+        "socket_connect_timeout": 5,
+    }
 )
+# Sends runs the broker never got and re-queues runs whose worker died (alllab.analysis.sweeper).
+CELERY_BEAT_SCHEDULE = {
+    "sweep-runs": {
+        "task": "alllab.analysis.sweep_runs",
+        "schedule": float(envint("ALLLAB_SWEEP_EVERY_S", 60, minimum=5)),
+    }
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
@@ -220,3 +247,15 @@ SPECTACULAR_SETTINGS = {
         "RunStatusEnum": "alllab.analysis.models.AnalysisRun.Status",
     },
 }
+
+# Security (docs/security.md). Login lockout: django-axes counts failures per user name and address in the database.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = envint("AXES_COOLOFF_MINUTES", 15, minimum=1) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]  # a whole lab behind one proxy address is not locked out
+AXES_RESET_ON_SUCCESS = True
+AXES_IPWARE_PROXY_COUNT = envint("AXES_PROXY_COUNT", 1 if HTTPS else 0, minimum=0)  # behind the TLS proxy
+AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if HTTPS else ["REMOTE_ADDR"]
+# Content-Security-Policy for every response (alllab.security): same-origin only, no inline script.
+ALLLAB_CSP = envstr("ALLLAB_CSP") or DEFAULT_CSP
+AXES_VERBOSE = False  # one line per lockout, not a banner per process

@@ -5,6 +5,7 @@ from django.urls import include, path
 
 urlpatterns = [
     path("", include("alllab.dashboard.urls")),
+    path("", include("alllab.health.urls")),  # /readyz (no login: load balancers)
     path("cases/", include("alllab.cases.urls")),
     path("analysis/", include("alllab.analysis.urls")),
     path("accounts/", include("alllab.accounts.urls")),

@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from celery import shared_task
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
@@ -64,7 +65,8 @@ def broker_queue_size() -> int | None:
     try:
         with app.connection_for_read() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
-            _, count, _ = conn.default_channel.queue_declare(queue=app.conf.task_default_queue, passive=True)
+            # Not passive: Redis has no key for an empty queue, and a passive declare calls that "not found".
+            _, count, _ = conn.default_channel.queue_declare(queue=app.conf.task_default_queue)
             return int(count)
     except Exception as exc:  # any broker trouble means "do not know"
         log.info("broker queue size unknown: %s", exc)
@@ -110,3 +112,12 @@ def runs_sweep(*, stuck_after: timedelta | None = None, now=None) -> SweepReport
     for run_id in queued.values_list("id", flat=True):
         (report.sent if run_send(run_id=run_id) else report.unsent).append(run_id)
     return report
+
+
+@shared_task(name="alllab.analysis.sweep_runs", ignore_result=True)
+def sweep_runs() -> dict:
+    """Celery beat's entry (``CELERY_BEAT_SCHEDULE``): one sweep, its report for the worker's log."""
+    report = runs_sweep()
+    if report.sent or report.requeued or report.failed or report.unsent:
+        log.info("sweep: %s", report)
+    return vars(report)

@@ -85,6 +85,16 @@ def test_it_refuses_unreadable_uploads_with_a_reason_and_keeps_the_case(upload, 
     _assert_case_untouched(upload)
 
 
+def test_it_refuses_a_truncated_jpeg_even_after_weasyprint_relaxed_pillow(upload):
+    import weasyprint.images  # noqa: F401 (sets ImageFile.LOAD_TRUNCATED_IMAGES for the whole process)
+    from PIL import ImageFile
+
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is True
+    code, message, _ = upload("cut.jpg", images.truncated_jpeg())
+    assert code == 400 and "truncated" in message
+    _assert_case_untouched(upload)
+
+
 def test_it_refuses_an_upload_over_the_size_limit_with_413(upload, settings):
     settings.ALLLAB_MAX_UPLOAD_MB = 1
     code, message, _ = upload("big.png", images.png_header_bomb(4000, 4000, mode_bits=8) + b"\0" * (1024 * 1024))
