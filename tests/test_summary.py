@@ -12,6 +12,12 @@ def test_it_matches_a_known_wilson_interval():
     assert hi == pytest.approx(0.4687, abs=1e-3)
 
 
+def test_it_keeps_the_estimate_inside_its_interval_at_the_extremes():
+    for n in (1, 7, 100, 1000):
+        assert wilson_interval(n, n)[1] == 1.0
+        assert wilson_interval(0, n)[0] == 0.0
+
+
 def test_it_gives_the_widest_interval_for_no_cells():
     assert wilson_interval(0, 0) == (0.0, 1.0)
 
