@@ -133,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--segmentation", action="store_true", help="same as the 'segmentation' section")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--json", action="store_true", help="print JSON (otherwise a short table)")
+    parser.add_argument("--save", type=Path, help="also store the result under 'speed' in this JSON file")
     args = parser.parse_args(argv)
     chosen = list(args.sections) + (["segmentation"] if args.segmentation else [])
     chosen = list(dict.fromkeys(chosen)) or list(SECTIONS)
@@ -147,6 +148,10 @@ def main(argv: list[str] | None = None) -> int:
     }
     # Other jobs on the machine inflate wall times; the load average says how busy it was.
     result["load_average_1m_after"] = round(os.getloadavg()[0], 2)
+    if args.save:
+        from .eval_segmentation import update_json
+
+        update_json(args.save, "speed", result)
     if args.json:
         print(json.dumps(result, indent=1))
     else:

@@ -224,6 +224,22 @@ def eval_idb2(crops: list[Idb2Crop], method: str) -> dict:
     }
 
 
+def update_json(path: Path, key: str, value: dict) -> None:
+    """Write ``value`` under ``key`` of the JSON object in ``path``, keeping the other keys (the evaluation
+    and the speed benchmark share ``docs/results/segmentation.json``)."""
+    data = {}
+    if path.exists():
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            data = {}
+    if not isinstance(data, dict) or "evaluation" not in data and "speed" not in data:
+        data = {}  # an older flat file: start afresh rather than mix layouts
+    data[key] = value
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the evaluation and print (and optionally save) the JSON."""
     parser = argparse.ArgumentParser(prog="python -m inference.eval_segmentation", description=__doc__.split("\n")[0])
@@ -250,10 +266,8 @@ def main(argv: list[str] | None = None) -> int:
         }
         print(f"[{method}] done after {time.time() - started:.0f} s", file=sys.stderr, flush=True)
     results["wall_seconds"] = round(time.time() - started, 1)
-    text = json.dumps(results, indent=1)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n")
+        update_json(args.json, "evaluation", results)
     for method, r in results["methods"].items():
         b, i = r["bccd"], r["idb1"]
         print(

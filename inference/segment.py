@@ -8,7 +8,8 @@ size; centres updated from accepted pixels only). What we changed and why:
 * The red-cell diameter is estimated from each image and every size rule is a multiple of it, so one
   pipeline serves ALL-IDB1, BCCD and small patches without per-dataset settings (the paper has one dataset).
 * Clusters start from colour priors, not random seeds, so cluster identities are known.
-* Touching white cells are split by a watershed on the distance transform with a neck test.
+* Touching white cells are split by a marker watershed with a neck test, on the cell mask and, for regions
+  too big or concave for one cell, on the nucleus mask (packed blasts).
 * Plain K-means stays available (``method="kmeans"``) as the ablation baseline.
 
 Details live in ``inference.segmentation`` (one module per step); see ``docs/segmentation.md``.

@@ -2,10 +2,12 @@
 
 A white cell is its accepted nucleus plus the cytoplasm-cluster pixels connected to it within
 ``CYTOPLASM_REACH_RBC`` red-cell diameters (cytoplasm alone is never a cell: pale red-cell edges share its
-colour). Touching cells are split by a watershed on the distance transform, seeded with one marker per
-"own-disc" maximum (a point that is the highest within its own inscribed radius) and merging two markers
-unless the straight path between them crosses a neck narrower than ``NECK_RATIO`` of the smaller radius.
-Every size is in red-cell diameters, so the rules hold at any magnification.
+colour). Touching cells are split by a marker watershed in two stages (see ``split_cells``): first on the
+distance transform of the cell mask, one marker per "own-disc" maximum (a point that is the highest within
+its own inscribed radius), two markers merged unless the straight path between them crosses a neck
+narrower than ``NECK_RATIO`` of the smaller radius; then, only for regions too big or too concave to be one
+cell, on the distance transform of the nucleus mask. Every size is in red-cell diameters, so the rules
+hold at any magnification.
 """
 
 from __future__ import annotations
@@ -22,11 +24,11 @@ MIN_MARKER_RBC = 0.25  # a marker's inscribed radius, in red-cell diameters (sma
 # The largest single white cell we expect (a big blast or monocyte, ~2.3 red cells across) and the shape
 # of one cell: regions beyond these are split on their nuclei.
 MAX_SINGLE_RBC_AREAS = 5.5
+MIN_SINGLE_SOLIDITY = 0.85
 # Stage-two markers: a blast's nucleus fills most of the cell (inscribed radius >= ~0.5 red-cell diameters),
 # a neutrophil's lobes are thin (~0.2-0.3), so only nucleus discs this big seed a cell of their own.
 NUCLEUS_MARKER_RBC = 0.4
 FLOOD_LEVELS = 24
-MIN_SINGLE_SOLIDITY = 0.85
 NECK_RATIO = 0.72  # overlapping equal discs whose centres are 1.4 radii apart have a neck of ~0.71
 
 

@@ -235,3 +235,48 @@ def test_it_isolates_the_centre_cell_of_all_idb2_crops():
         cx, cy = seg.cells[0].centroid
         h, w = rgb.shape[:2]
         assert abs(cx - w / 2) < w / 4 and abs(cy - h / 2) < h / 4, crop.path.name
+
+
+# ------------------------------------------------------------------ dataset readers (inference.datasets)
+
+
+def test_the_dataset_readers_parse_a_small_tree_and_drop_duplicates(tmp_path):
+    from inference.datasets import bccd_images, idb1_smears
+
+    idb1 = tmp_path / "ALL-IDB" / "ALL_IDB1"
+    for sub in ("im", "xyc", "other_AngeloUNIMI_GPL3"):
+        (idb1 / sub).mkdir(parents=True)
+    for name in ("Im001_1", "Im093_0", "Im108_0"):
+        (idb1 / "im" / f"{name}.jpg").write_bytes(b"")
+    (idb1 / "xyc" / "Im001_1.xyc").write_text("10\t20\n30 40\n")
+    (idb1 / "other_AngeloUNIMI_GPL3" / "Im001_1.xyc").write_text("5 6\n")
+    smears = idb1_smears(tmp_path)
+    assert [s.name for s in smears] == ["Im001_1", "Im093_0"]
+    assert smears[0].blasts == [(10.0, 20.0), (30.0, 40.0)] and smears[0].others == [(5.0, 6.0)]
+    assert smears[0].label == 1 and smears[1].label == 0 and smears[1].blasts == []
+
+    bccd = tmp_path / "BCCD" / "BCCD"
+    (bccd / "Annotations").mkdir(parents=True)
+    (bccd / "JPEGImages").mkdir()
+    (bccd / "JPEGImages" / "BloodImage_00001.jpg").write_bytes(b"")
+    box = "<object><name>{}</name><bndbox><xmin>{}</xmin><ymin>2</ymin><xmax>50</xmax><ymax>60</ymax></bndbox></object>"
+    (bccd / "Annotations" / "BloodImage_00001.xml").write_text(
+        "<annotation>" + box.format("WBC", 1) + box.format("RBC", 3) + box.format("Platelets", 4) + "</annotation>"
+    )
+    images = bccd_images(tmp_path)
+    assert len(images) == 1 and images[0].wbc_boxes == [(1, 2, 50, 60)] and images[0].rbc_boxes == [(3, 2, 50, 60)]
+
+
+IDB1 = datasets_root() / "ALL-IDB" / "ALL_IDB1" / "im"
+
+
+@pytest.mark.datasets
+@pytest.mark.skipif(not (IDB1.exists() and BCCD.exists() and IDB2.exists()), reason="datasets not available")
+def test_the_dataset_readers_find_the_documented_counts():
+    from inference.datasets import bccd_images, idb1_smears, idb2_crops
+
+    smears = idb1_smears()
+    assert len(smears) == 107 and "Im108_0" not in {s.name for s in smears}
+    assert sum(len(s.blasts) for s in smears) == 510
+    assert sum(len(s.wbc_boxes) for s in bccd_images()) == 372
+    assert len(idb2_crops()) == 259
