@@ -182,8 +182,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
     {}
     if CELERY_BROKER_URL.startswith("sqla+")
     else {
-        # Tests of a killed worker shorten it to see the redelivery; production keeps the default.
-        "visibility_timeout": envint("ALLLAB_BROKER_VISIBILITY_TIMEOUT", 2 * CELERY_TASK_TIME_LIMIT, minimum=1),
+        "visibility_timeout": 2 * CELERY_TASK_TIME_LIMIT,
         # An unreachable Redis fails a send in seconds: the upload is kept and the sweeper sends it later.
         "socket_connect_timeout": 5,
     }

@@ -160,3 +160,180 @@ def test_it_fails_cleanly_when_the_database_refuses_the_result(lab, stub_worker,
     run.refresh_from_db()
     assert run.status == AnalysisRun.Status.FAILED and "IntegrityError" in run.error
     assert run.cells.count() == 0 and run.n_cells is None and _stored_run_files(run.id) == set()
+
+
+# --- with a real worker and Redis ---------------------------------------------------------------------------------
+
+redis_only = pytest.mark.skipif(
+    not __import__("django.conf").conf.settings.CELERY_BROKER_URL.startswith("redis"),
+    reason="needs REDIS_URL (a Redis broker)",
+)
+
+
+def _slide(lab, technician, *, size=(640, 480), seed=5):
+    from django.core.files.base import ContentFile
+
+    from tests.alllab.factories import SlideFactory
+
+    case = CaseFactory(lab=lab, created_by=technician)
+    return SlideFactory(case=case, image=ContentFile(smear_png(seed=seed, size=size), name="s.png"))
+
+
+def _point_broker(app, url: str) -> None:
+    """Point this process's Celery app at ``url``, dropping its pooled connections and producers."""
+    app.conf.broker_url = url
+    for holder, attr in ((app, "_pool"), (app.amqp, "_producer_pool")):
+        pool = getattr(holder, attr, None)
+        if pool is not None:
+            pool.force_close_all()
+        setattr(holder, attr, None)
+
+
+def _wait(predicate, worker, *, timeout=150, what="condition"):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        if worker is not None and worker.poll() is not None and worker.returncode != -9:
+            pytest.fail(f"worker exited ({worker.returncode}):\n{worker.log_path.read_text()[-4000:]}")
+        time.sleep(0.3)
+    log = worker.log_path.read_text()[-4000:] if worker is not None else ""
+    pytest.fail(f"timed out waiting for {what}:\n{log}")
+
+
+def _assert_stored_once(run):
+    assert run.status == AnalysisRun.Status.DONE, run.error
+    cells = list(run.cells.all())
+    assert len(cells) == run.n_cells > 0
+    assert len({c.index for c in cells}) == len(cells)  # no duplicate cells
+    referenced = {c.crop.name for c in cells} | {c.heatmap.name for c in cells if c.heatmap}
+    assert _stored_run_files(run.id) == referenced  # no orphan crops or heatmaps
+
+
+@redis_only
+@pytest.mark.integration
+def test_it_keeps_an_upload_while_redis_is_unreachable_and_a_real_worker_runs_it_once_back(
+    live_worker, client, technician, lab
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from alllab.celery import app
+    from tests.alllab.worker import wait_for_run
+
+    case = CaseFactory(lab=lab, created_by=technician)
+    client.force_login(technician)
+    real_url = app.conf.broker_url
+    _point_broker(app, "redis://127.0.0.1:1/0")  # nothing listens there: a real "connection refused"
+    try:
+        response = client.post(f"/cases/{case.id}/slides/", {"file": SimpleUploadedFile("s.png", smear_png(seed=4))})
+    finally:
+        _point_broker(app, real_url)
+    assert response.status_code == 201, response.content
+    run = AnalysisRun.objects.get(slide__case=case)
+    assert run.status == AnalysisRun.Status.QUEUED and run.error == sweeper.NOT_SENT
+    assert client.get(f"/cases/{case.id}/status/").json()["slides"][0]["status"] == "queued"
+
+    assert sweeper.runs_sweep().sent == [run.id]  # the broker is back
+    _assert_stored_once(wait_for_run(AnalysisRun, run.id, live_worker))
+
+
+@redis_only
+@pytest.mark.integration
+def test_it_finishes_a_run_exactly_once_after_its_worker_is_killed_mid_analysis(
+    transactional_db, django_db_blocker, worker_media, tmp_path, settings, lab, technician
+):
+    """SIGKILL while the run is ``running``; the message comes back and the sweeper re-queues the stuck run.
+
+    Production waits a visibility timeout (2x the task's hard limit) before Redis redelivers, and the sweeper
+    presumes a worker dead after the hard limit. Here the workers get a 3 s visibility timeout
+    (``tests/reliability/worker_settings.py``) and the sweep a 1 s limit, so the whole story takes seconds. Both deliveries (redelivered and re-sent) reach a worker;
+    the conditional claim lets exactly one of them do the work.
+    """
+    import os
+    import signal
+
+    from tests.reliability.workers import FAULT_QUEUE, purge_queue, start_worker, stop_worker
+
+    settings.MEDIA_ROOT = str(worker_media)
+    purge_queue(FAULT_QUEUE)
+    log = tmp_path / "worker.log"
+    fast = {"DJANGO_SETTINGS_MODULE": "tests.reliability.worker_settings"}
+    first = start_worker(log, worker_media, **fast)
+    try:
+        run = AnalysisRun.objects.create(slide=_slide(lab, technician, size=(1600, 1200)))
+        tasks.analyze_slide.apply_async((run.id,), queue=FAULT_QUEUE)
+        _wait(
+            lambda: AnalysisRun.objects.filter(pk=run.id, status="running", progress__gt=0).exists(),
+            first,
+            what="the run to be running",
+        )
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(timeout=10)
+    finally:
+        stop_worker(first)
+    run.refresh_from_db()
+    assert run.status == AnalysisRun.Status.RUNNING and run.attempts == 1  # stranded: nobody works on it
+
+    second = start_worker(log, worker_media, queues=f"{FAULT_QUEUE},celery", **fast)
+    try:
+        report = sweeper.runs_sweep(stuck_after=timedelta(seconds=1))
+        assert report.requeued == [run.id] and report.sent == [run.id]
+        done = _wait(
+            lambda: AnalysisRun.objects.filter(pk=run.id, status__in=["done", "failed"]).first(),
+            second,
+            what="the run to finish",
+        )
+        _assert_stored_once(done)
+        assert done.attempts == 2  # claimed by the killed worker and once more: never twice after the kill
+        _wait(lambda: b"not claimable" in log.read_bytes(), second, timeout=60, what="the redelivered message")
+        done.refresh_from_db()
+        assert done.attempts == 2 and done.cells.count() == done.n_cells  # the duplicate delivery changed nothing
+    finally:
+        stop_worker(second)
+
+
+@redis_only
+@pytest.mark.integration
+def test_it_fails_a_run_cleanly_when_the_database_refuses_its_cells_and_keeps_serving(live_worker, lab, technician):
+    from django.db import connection, transaction
+
+    from alllab.analysis.services import run_enqueue
+    from tests.alllab.worker import wait_for_run
+
+    slide = _slide(lab, technician, seed=6)
+    # A real database error from inside the database, raised while the worker inserts the cells of this slide.
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "CREATE OR REPLACE FUNCTION alllab_fault() RETURNS trigger AS $$ BEGIN "
+                f"IF (SELECT slide_id FROM analysis_analysisrun WHERE id = NEW.run_id) = {slide.id} THEN "
+                "RAISE EXCEPTION 'injected fault: disk full'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql"
+            )
+            cursor.execute(
+                "CREATE TRIGGER alllab_fault BEFORE INSERT ON analysis_cell FOR EACH ROW EXECUTE FUNCTION alllab_fault()"
+            )
+        else:
+            cursor.execute(
+                "CREATE TRIGGER alllab_fault BEFORE INSERT ON analysis_cell WHEN "
+                f"(SELECT slide_id FROM analysis_analysisrun WHERE id = NEW.run_id) = {slide.id} "
+                "BEGIN SELECT RAISE(ABORT, 'injected fault: disk full'); END"
+            )
+    try:
+        with transaction.atomic():
+            run = run_enqueue(slide=slide)
+        failed = wait_for_run(AnalysisRun, run.id, live_worker)
+        assert failed.status == AnalysisRun.Status.FAILED and "injected fault" in failed.error
+        assert failed.cells.count() == 0 and failed.n_cells is None and _stored_run_files(run.id) == set()
+
+        with transaction.atomic():
+            next_run = run_enqueue(slide=_slide(lab, technician, seed=7))  # the worker keeps serving
+        _assert_stored_once(wait_for_run(AnalysisRun, next_run.id, live_worker))
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "DROP TRIGGER IF EXISTS alllab_fault"
+                + (" ON analysis_cell" if connection.vendor == "postgresql" else "")
+            )
