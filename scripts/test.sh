@@ -22,4 +22,6 @@ echo "database: ${DATABASE_URL:-sqlite (default)}  broker: ${REDIS_URL:-$CELERY_
 "$BIN/ruff" format --check .
 "$BIN/python" manage.py check
 "$BIN/python" manage.py makemigrations --check --dry-run
+# Known vulnerabilities in installed packages fail the run; an unreachable vulnerability service is reported, not hung on.
+"$BIN/python" scripts/audit_deps.py
 "$BIN/python" -m pytest "$@"
