@@ -137,6 +137,35 @@ def test_it_rejects_an_unknown_method_and_bad_arrays():
         find_cells(rgb.astype(np.float32))
 
 
+DEGENERATE = {
+    "1x1": np.zeros((1, 1, 3), np.uint8),
+    "3x5 grey": np.full((3, 5, 3), 200, np.uint8),
+    "blank white": np.full((300, 400, 3), 255, np.uint8),
+    "blank black": np.zeros((300, 400, 3), np.uint8),
+    "all nucleus-purple": np.tile(np.array([110, 60, 150], np.uint8), (200, 200, 1)),
+    "noise": np.random.default_rng(0).integers(0, 256, (300, 400, 3), dtype=np.uint8),
+    "2x2000 strip": np.random.default_rng(1).integers(0, 256, (2, 2000, 3), dtype=np.uint8),
+}
+
+
+@pytest.mark.parametrize("method", ["modified", "kmeans"])
+@pytest.mark.parametrize("name", DEGENERATE.keys())
+def test_it_never_crashes_on_degenerate_images(name, method):
+    rgb = DEGENERATE[name]
+    seg = find_cells(rgb, method=method)
+    assert (seg.width, seg.height) == (rgb.shape[1], rgb.shape[0])
+    assert seg.rbc_diameter_px > 0 and np.isfinite(seg.quality.focus)
+    json.dumps(seg.to_json())  # the CLI and the worker must be able to serialise it
+    for cell in seg.cells[:3]:
+        assert crop_cell(rgb, cell, rbc_diameter_px=seg.rbc_diameter_px, out_size=32).shape == (32, 32, 3)
+
+
+def test_it_flags_a_blank_field():
+    seg = find_cells(DEGENERATE["blank white"])
+    assert seg.cells == []
+    assert {"too_few_cells", "out_of_focus"} <= set(seg.quality.flags)
+
+
 def test_it_marks_cells_cut_by_the_border():
     smear = make_smear(n_single=1, n_pairs=0, seed=16)
     x, y = smear.wbc_centres[0]
