@@ -6,7 +6,6 @@ import logging
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import worker_process_init
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
@@ -33,16 +32,6 @@ def load_predictor():
     from inference.predict import Predictor  # torch: only the worker pays for it
 
     return Predictor.load(settings.ALLLAB_WEIGHTS or None, device=resolve_device(settings.ALLLAB_DEVICE))
-
-
-@worker_process_init.connect
-def _load_model_early(**kwargs) -> None:
-    """Load the model as each prefork child starts, so the first slide does not wait for it."""
-    try:
-        load_predictor()
-    except Exception:
-        # Not fatal here: each task loads it again and fails its run with the reason a person can read.
-        log.exception("could not load the model at worker start")
 
 
 @shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES)
