@@ -130,7 +130,7 @@ def nucleus_colour_ok(centres: np.ndarray) -> bool:
     return margin > 0.3
 
 
-def accept_components(mask: np.ndarray, rbc_px: float) -> np.ndarray:
+def accept_components(mask: np.ndarray, rbc_px: float, *, min_rbc_areas: float = MIN_NUCLEUS_RBC_AREAS) -> np.ndarray:
     """Morphological constraint: keep nucleus components big and solid enough, relative to red-cell size."""
     merged = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_CLOSE, disc(LOBE_MERGE_RBC * rbc_px))
     n, labels, stats, _ = cv2.connectedComponentsWithStats(merged, connectivity=8)
@@ -138,7 +138,7 @@ def accept_components(mask: np.ndarray, rbc_px: float) -> np.ndarray:
     keep = np.zeros(n, bool)
     for i in range(1, n):
         x, y, w, h, area = stats[i]
-        if area < MIN_NUCLEUS_RBC_AREAS * rbc_area:
+        if area < min_rbc_areas * rbc_area:
             continue
         comp = (labels[y : y + h, x : x + w] == i).astype(np.uint8)
         contours, _ = cv2.findContours(comp, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
@@ -147,7 +147,9 @@ def accept_components(mask: np.ndarray, rbc_px: float) -> np.ndarray:
     return keep[labels] & mask
 
 
-def modified_kmeans(features: np.ndarray, rbc_px: float, *, seed: int = 0) -> Clustering:
+def modified_kmeans(
+    features: np.ndarray, rbc_px: float, *, seed: int = 0, min_nucleus_rbc_areas: float = MIN_NUCLEUS_RBC_AREAS
+) -> Clustering:
     """The paper's modified K-means at working resolution (see the module docstring)."""
     h, w, _ = features.shape
     flat = features.reshape(-1, 3)
@@ -164,7 +166,7 @@ def modified_kmeans(features: np.ndarray, rbc_px: float, *, seed: int = 0) -> Cl
             )
             return Clustering(nearest.reshape(h, w), centres, np.zeros((h, w), bool), False)
         candidate = (nearest == NUCLEUS).reshape(h, w)
-        new_accepted = accept_components(candidate, rbc_px)
+        new_accepted = accept_components(candidate, rbc_px, min_rbc_areas=min_nucleus_rbc_areas)
         rejected = (candidate & ~new_accepted).ravel()
         nearest[rejected] = second[rejected]
         if np.array_equal(new_accepted, accepted):

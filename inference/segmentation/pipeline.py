@@ -13,9 +13,10 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ..types import CellRegion, Quality, Segmentation
-from .cells import MIN_CELL_RBC_AREAS, cell_mask, split_cells
+from .cells import MAX_SINGLE_RBC_AREAS, MIN_CELL_RBC_AREAS, cell_mask, split_cells
 from .colour import pixel_features
-from .kmeans import disc, modified_kmeans, plain_kmeans
+from .crop import DEFAULT_CELL_SCALE
+from .kmeans import MIN_NUCLEUS_RBC_AREAS, disc, modified_kmeans, plain_kmeans
 from .quality import assess
 from .scale import estimate_rbc_diameter
 
@@ -23,6 +24,11 @@ TARGET_RBC_PX = 24.0  # red-cell diameter at the working resolution
 MAX_UPSCALE = 2.0
 METHODS = ("modified", "kmeans")
 PLAIN_MIN_AREA_RBC = 0.05  # the baseline drops only specks (noise), no other morphology
+SINGLE_CELL_MIN_RBC_AREAS = 0.05  # single-cell crops: anything but a speck at the centre is the cell
+SINGLE_CELL_MAX_RBC = 3.0  # a centre cell wider than this many red cells means the scale is wrong
+TYPICAL_WBC_RBC = 1.6  # a white cell's typical diameter in red cells, to re-derive the scale from it
+SINGLE_CELL_MIN_FRAME_RBC = 6.0  # a single-cell crop spanning more red cells than this is not believed
+LOBE_REACH_RBC = 0.6  # single-cell crops: regions this close to the centre are lobes of the centred cell
 
 
 def find_cells(rgb: np.ndarray, *, method: str = "modified", single_cell: bool = False) -> Segmentation:
@@ -41,34 +47,83 @@ def find_cells(rgb: np.ndarray, *, method: str = "modified", single_cell: bool =
         raise ValueError(f"method must be one of {METHODS}, not {method!r}")
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise ValueError(f"expected an (H, W, 3) uint8 RGB array, got {rgb.shape} {rgb.dtype}")
-    height, width = rgb.shape[:2]
     scale = estimate_rbc_diameter(rgb)
-    s = min(MAX_UPSCALE, TARGET_RBC_PX / scale.rbc_diameter_px)
+    rbc_diameter = scale.rbc_diameter_px
+    trusted = scale.reliable
+    if single_cell and rbc_diameter < min(rgb.shape[:2]) / SINGLE_CELL_MIN_FRAME_RBC:
+        # A crop around one white cell spans a few red cells; a diameter implying many more means the
+        # spectrum measured fragments. Fall back to our own crops' framing (``crop.DEFAULT_CELL_SCALE``).
+        rbc_diameter = min(rgb.shape[:2]) / DEFAULT_CELL_SCALE
+        trusted = False
+    seg = _segment(rgb, rbc_diameter, method, single_cell)
+    if single_cell and seg.cells:
+        # A crop filled by one big white cell shows too few whole red cells for the spectrum, which then
+        # measures fragments. White cells are 1 to 2.5 red cells across: a centre cell wider than
+        # SINGLE_CELL_MAX_RBC says the scale is wrong, so redo it at the scale that cell implies.
+        cell_diameter = 2.0 * np.sqrt(seg.cells[0].area_px / np.pi)
+        if cell_diameter > SINGLE_CELL_MAX_RBC * rbc_diameter:
+            seg = _segment(rgb, cell_diameter / TYPICAL_WBC_RBC, method, single_cell)
+            trusted = False
+    quality = seg.quality
+    if not trusted:
+        quality = Quality(quality.focus, quality.stain, quality.flags + ("scale_uncertain",))
+    return Segmentation(seg.width, seg.height, seg.rbc_diameter_px, quality, seg.cells)
+
+
+def _segment(rgb: np.ndarray, rbc_diameter_px: float, method: str, single_cell: bool) -> Segmentation:
+    """Segment at a given red-cell diameter (pixels of ``rgb``)."""
+    height, width = rgb.shape[:2]
+    s = min(MAX_UPSCALE, TARGET_RBC_PX / rbc_diameter_px)
     interp = cv2.INTER_AREA if s < 1.0 else cv2.INTER_LINEAR
     work = cv2.resize(rgb, (max(8, round(width * s)), max(8, round(height * s))), interpolation=interp)
     sx, sy = work.shape[1] / width, work.shape[0] / height
-    rbc_px = scale.rbc_diameter_px * sx
+    rbc_px = rbc_diameter_px * sx
+    rbc_area = np.pi * (rbc_px / 2.0) ** 2
     px = pixel_features(work)
     if method == "modified":
-        clustering = modified_kmeans(px.features, rbc_px)
+        # In a crop centred on one white cell, the centred object is the cell by construction: the size
+        # floor that keeps platelets out of smear counts would only lose small cells here.
+        min_nucleus = SINGLE_CELL_MIN_RBC_AREAS if single_cell else MIN_NUCLEUS_RBC_AREAS
+        clustering = modified_kmeans(px.features, rbc_px, min_nucleus_rbc_areas=min_nucleus)
         mask = cell_mask(clustering.labels, clustering.nucleus, rbc_px) if clustering.has_white_cells else None
         labels = (
             split_cells(mask, rbc_px, clustering.nucleus) if mask is not None else np.zeros(work.shape[:2], np.int32)
         )
-        min_area = MIN_CELL_RBC_AREAS * np.pi * (rbc_px / 2.0) ** 2
+        min_area = (SINGLE_CELL_MIN_RBC_AREAS if single_cell else MIN_CELL_RBC_AREAS) * rbc_area
     else:
         clustering = plain_kmeans(px.features)
         opened = cv2.morphologyEx(clustering.nucleus.astype(np.uint8), cv2.MORPH_OPEN, disc(1))
         _, labels = cv2.connectedComponents(opened, connectivity=8)
-        min_area = PLAIN_MIN_AREA_RBC * np.pi * (rbc_px / 2.0) ** 2
+        min_area = PLAIN_MIN_AREA_RBC * rbc_area
+    if single_cell and method == "modified":
+        labels = _merge_lobes_at_centre(labels, rbc_px)
     cells = _regions(labels, min_area, sx, sy, width, height, border=max(1, int(round(0.1 * rbc_px))))
     if single_cell and cells:
         cells = [_nearest_centre(cells, width, height)]
         cells = [CellRegion(0, c.bbox, c.centroid, c.area_px, c.touches_border, c.contour) for c in cells]
     quality: Quality = assess(px, clustering.labels, clustering.nucleus, len(cells), single_cell=single_cell)
-    if not scale.reliable and not single_cell:
-        quality = Quality(quality.focus, quality.stain, quality.flags + ("scale_uncertain",))
-    return Segmentation(width, height, float(scale.rbc_diameter_px), quality, cells)
+    return Segmentation(width, height, float(rbc_diameter_px), quality, cells)
+
+
+def _merge_lobes_at_centre(labels: np.ndarray, rbc_px: float) -> np.ndarray:
+    """Join the regions near the crop centre into one cell while they still fit one white cell.
+
+    Lobed nuclei (neutrophils, eosinophils) whose pale cytoplasm clustered with red cells come out as
+    separate lobes; in a single-cell crop, regions within ``LOBE_REACH_RBC`` of the crop centre belong to
+    the centred cell unless together they are larger than the largest single white cell.
+    """
+    h, w = labels.shape
+    near = np.zeros((h, w), np.uint8)
+    cv2.circle(near, (w // 2, h // 2), max(1, int(round(LOBE_REACH_RBC * rbc_px))), 1, -1)
+    ids = [int(i) for i in np.unique(labels[near > 0]) if i > 0]
+    if len(ids) < 2:
+        return labels
+    merged = np.isin(labels, ids)
+    if merged.sum() > MAX_SINGLE_RBC_AREAS * np.pi * (rbc_px / 2.0) ** 2:
+        return labels
+    out = labels.copy()
+    out[merged] = ids[0]
+    return out
 
 
 def _nearest_centre(cells: list[CellRegion], width: int, height: int) -> CellRegion:

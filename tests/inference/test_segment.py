@@ -119,6 +119,30 @@ def test_it_isolates_the_centre_cell_of_a_single_cell_crop():
     assert abs(cx - half) < 0.3 * 60 and abs(cy - half) < 0.3 * 60
 
 
+def test_it_keeps_a_small_centred_cell_in_single_cell_mode():
+    smear = make_smear(width=400, height=400, rbc_diameter=80, n_single=0, n_pairs=0, seed=22)
+    rgb = smear.rgb.copy()
+    cv2.circle(rgb, (200, 200), 18, (120, 70, 160), -1)  # under half a red cell across: a smear would drop it
+    assert find_cells(rgb).cells == []
+    seg = find_cells(rgb, single_cell=True)
+    assert len(seg.cells) == 1
+    assert abs(seg.cells[0].centroid[0] - 200) < 5 and abs(seg.cells[0].centroid[1] - 200) < 5
+
+
+def test_it_recovers_the_scale_of_a_crop_filled_by_one_big_cell():
+    rgb = np.empty((257, 257, 3), np.uint8)
+    rgb[:] = BACKGROUND
+    cv2.circle(rgb, (128, 128), 100, (196, 176, 220), -1)  # cytoplasm
+    cv2.circle(rgb, (120, 124), 80, (104, 58, 150), -1)  # nucleus
+    seg = find_cells(rgb, single_cell=True)
+    assert len(seg.cells) == 1
+    cx, cy = seg.cells[0].centroid
+    assert abs(cx - 128) < 20 and abs(cy - 128) < 20
+    # A white cell is 1 to 2.5 red cells across, whatever the spectrum of a red-cell-free crop says.
+    assert 200 / 2.5 <= seg.rbc_diameter_px <= 200 / 1.0
+    assert "scale_uncertain" in seg.quality.flags
+
+
 def test_the_plain_kmeans_baseline_runs_and_finds_cells():
     smear = make_smear(n_pairs=0, seed=14)
     seg = find_cells(smear.rgb, method="kmeans")
