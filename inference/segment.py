@@ -34,7 +34,7 @@ from .segmentation.crop import DEFAULT_CELL_SCALE, background_colour, crop_cell
 from .segmentation.pipeline import METHODS, find_cells
 from .types import Segmentation
 
-__all__ = ["find_cells", "crop_cell", "DEFAULT_CELL_SCALE", "overlay", "main"]
+__all__ = ["find_cells", "crop_cell", "background_colour", "DEFAULT_CELL_SCALE", "overlay", "main"]
 
 
 def overlay(rgb: np.ndarray, seg: Segmentation) -> np.ndarray:
