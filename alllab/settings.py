@@ -115,11 +115,13 @@ else:
             "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
         }
     }
+# One test database per test process, so two test runs against one server (or one var/) never create, share or drop
+# each other's; a file for SQLite, not ":memory:", so a worker subprocess in the integration tests can open it.
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    # A file, not ":memory:", so a worker subprocess in the integration tests sees the same test database; one per
-    # test process, so two test runs on one machine do not trample each other.
     DATABASES["default"].setdefault("OPTIONS", {"timeout": 20, "transaction_mode": "IMMEDIATE"})
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}
+else:
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -168,6 +170,8 @@ ALLLAB_MAX_UPLOAD_MB = envint("ALLLAB_MAX_UPLOAD_MB", 50, minimum=1)
 # processes (the web server and the worker are two processes) with nothing else installed.
 REDIS_URL = envstr("REDIS_URL")
 CELERY_BROKER_URL = envstr("CELERY_BROKER_URL") or REDIS_URL or f"sqla+sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}"
+# Deployments (or test runs) sharing one Redis keep apart by queue name; workers consume this queue by default.
+CELERY_TASK_DEFAULT_QUEUE = envstr("ALLLAB_TASK_QUEUE", "celery")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
