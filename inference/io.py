@@ -9,12 +9,14 @@ or C++ asserts); the pixel count is checked from the header, before any pixel is
 from __future__ import annotations
 
 import io
+import threading
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 DEFAULT_MAX_PIXELS = 60_000_000  # a 60 MP field is far above any microscope camera we know of
 
@@ -137,6 +139,25 @@ def _rgb48_tiff(data: bytes) -> np.ndarray | None:
     return _to_uint8(rgb)
 
 
+_STRICT_LOCK = threading.Lock()
+
+
+@contextmanager
+def strict_decoding():
+    """Pillow refuses truncated data inside this block, whatever the process-wide flag says.
+
+    Some libraries (WeasyPrint, for one) set ``ImageFile.LOAD_TRUNCATED_IMAGES = True`` for the whole process on
+    import; Pillow would then pad a half-transferred smear with grey and we would analyse it.
+    """
+    with _STRICT_LOCK:
+        saved = ImageFile.LOAD_TRUNCATED_IMAGES
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
+        try:
+            yield
+        finally:
+            ImageFile.LOAD_TRUNCATED_IMAGES = saved
+
+
 def load_image(source: Source, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """Read an image into an (H, W, 3) uint8 RGB array, upright as its EXIF orientation says.
 
@@ -180,7 +201,8 @@ def load_image(source: Source, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nd
                 f"{name}: {width}x{height} = {width * height / 1e6:.1f} MP exceeds the limit of {max_pixels / 1e6:.1f} MP"
             )
         try:
-            img.load()
+            with strict_decoding():
+                img.load()
             img = ImageOps.exif_transpose(img) or img
             if img.mode in ("RGB", "RGBA") or not _is_deep_colour(img):
                 rgb = _to_rgb(img, name)

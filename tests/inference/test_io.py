@@ -179,3 +179,14 @@ def test_it_refuses_formats_a_smear_does_not_come_in():
     with pytest.raises(ImageError) as err:
         load_image(ico)
     assert err.value.code == "unsupported" and "ICO" in str(err.value)
+
+
+def test_it_refuses_a_truncated_jpeg_even_when_another_library_relaxed_pillow(monkeypatch):
+    from PIL import ImageFile
+
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)  # what importing WeasyPrint does
+    data = _encode(Image.fromarray(_gradient(200, 300)), "JPEG", quality=95)
+    with pytest.raises(ImageError) as err:
+        load_image(data[: len(data) // 2])
+    assert err.value.code == "truncated"
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is True  # the caller's setting is put back
