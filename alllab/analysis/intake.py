@@ -88,13 +88,15 @@ def image_clean(data: bytes, *, name: str, max_pixels: int = DEFAULT_MAX_PIXELS)
     height, width = rgb.shape[:2]
     with Image.open(io.BytesIO(data)) as img:
         fmt = img.format or ""
-        orientation = img.getexif().get(EXIF_ORIENTATION, 1)
+        # A JPEG's EXIF is read with its header; a PNG's getexif() would decode the pixels a second time, so a PNG
+        # with an eXIf chunk at all takes the re-encoding path (its pixels are already decoded, upright).
+        orientation = img.getexif().get(EXIF_ORIENTATION, 1) if fmt == "JPEG" else 1
         animated = getattr(img, "is_animated", False)
     upright = orientation in (0, 1)
     stripped: bytes | None = None
     if upright and fmt == "JPEG":
         stripped, suffix = _jpeg_strip(data), ".jpg"
-    elif upright and fmt == "PNG" and not animated:
+    elif fmt == "PNG" and not animated and not _png_has_chunk(data, b"eXIf"):
         stripped, suffix = _png_strip(data), ".png"
     if stripped is not None and _metadata_free(stripped):
         return CleanImage(stripped, suffix, width, height, fmt, converted=False)
@@ -170,19 +172,28 @@ def _png_strip(data: bytes) -> bytes | None:
     if not data.startswith(PNG_SIGNATURE):
         return None
     out = bytearray(PNG_SIGNATURE)
-    pos = len(PNG_SIGNATURE)
-    while pos + 12 <= len(data):
-        (length,) = struct.unpack(">I", data[pos : pos + 4])
-        kind = data[pos + 4 : pos + 8]
-        end = pos + 12 + length
-        if end > len(data):
-            return None
+    for kind, start, end in _png_chunks(data):
         if kind in PNG_KEEP:
-            out += data[pos:end]
-        pos = end
+            out += data[start:end]
         if kind == b"IEND":
             return bytes(out)
     return None
+
+
+def _png_chunks(data: bytes):
+    """(type, start, end) of each chunk of a PNG, stopping at a broken one."""
+    pos = len(PNG_SIGNATURE)
+    while pos + 12 <= len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        end = pos + 12 + length
+        if end > len(data):
+            return
+        yield data[pos + 4 : pos + 8], pos, end
+        pos = end
+
+
+def _png_has_chunk(data: bytes, kind: bytes) -> bool:
+    return any(k == kind for k, _, _ in _png_chunks(data))
 
 
 def _metadata_free(data: bytes | None) -> bool:
@@ -192,7 +203,8 @@ def _metadata_free(data: bytes | None) -> bool:
     try:
         with Image.open(io.BytesIO(data)) as img:
             if img.format == "PNG":
-                img.load()  # text chunks after the pixel data are read only here; a JPEG's markers are read on open
+                # Only chunks of PNG_KEEP can be left (text after the pixel data would not show before a decode).
+                return all(kind in PNG_KEEP for kind, _, _ in _png_chunks(data))
             if len(img.getexif()):
                 return False
             leftovers = {"exif", "xmp", "XML:com.adobe.xmp", "comment", "photoshop", "iptc"} & set(img.info)
