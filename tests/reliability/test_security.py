@@ -118,3 +118,48 @@ def test_it_sends_the_security_headers(tech_client):
     assert response["X-Frame-Options"] == "DENY"
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["Referrer-Policy"] == "same-origin"
+
+
+def _audit_module():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "scripts" / "audit_deps.py"
+    spec = importlib.util.spec_from_file_location("audit_deps", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    ("report", "strict", "code", "says"),
+    [
+        ({"dependencies": [{"name": "django", "version": "1.0", "vulns": [{"id": "PYSEC-1"}]}]}, False, 1, "PYSEC-1"),
+        ({"dependencies": [{"name": "django", "version": "5.2", "vulns": []}]}, False, 0, "no known vulnerabilities"),
+        ({"dependencies": [{"name": "django", "skip_reason": "Dependency not found on PyPI"}]}, False, 0, "NOT DONE"),
+        ({"dependencies": [{"name": "django", "skip_reason": "Dependency not found on PyPI"}]}, True, 1, "NOT DONE"),
+    ],
+    ids=["vulnerable-fails", "clean-passes", "unreachable-reported", "unreachable-strict-fails"],
+)
+def test_it_fails_the_dependency_audit_only_on_a_known_vulnerability(monkeypatch, capsys, report, strict, code, says):
+    import json
+    import subprocess
+
+    audit = _audit_module()
+    monkeypatch.setenv("AUDIT_STRICT", "1" if strict else "0")
+    done = subprocess.CompletedProcess([], 1 if code else 0, stdout=json.dumps(report), stderr="")
+    monkeypatch.setattr(audit.subprocess, "run", lambda *a, **k: done)
+    assert audit.main() == code
+    assert says in capsys.readouterr().out
+
+
+def test_it_reports_a_hung_dependency_audit_instead_of_hanging(monkeypatch, capsys):
+    import subprocess
+
+    audit = _audit_module()
+
+    def hang(cmd, **kwargs):
+        raise subprocess.TimeoutExpired(cmd, kwargs["timeout"])
+
+    monkeypatch.setattr(audit.subprocess, "run", hang)
+    assert audit.main() == 0 and "did not finish" in capsys.readouterr().out
