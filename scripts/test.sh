@@ -16,8 +16,6 @@ if [ -z "${REDIS_URL:-}" ] && [ -z "${CELERY_BROKER_URL:-}" ]; then
   mkdir -p var
   export CELERY_BROKER_URL="sqla+sqlite:///$PWD/var/test-broker.sqlite3"
 fi
-# A queue of this run's own: a test worker must never take the tasks of another test run on the same Redis.
-export ALLLAB_TASK_QUEUE="${ALLLAB_TASK_QUEUE:-test-$(hostname)-$$}"
 echo "database: ${DATABASE_URL:-sqlite (default)}  broker: ${REDIS_URL:-$CELERY_BROKER_URL}"
 
 "$BIN/ruff" check .
