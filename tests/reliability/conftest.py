@@ -16,7 +16,8 @@ from tests.alllab.conftest import (  # noqa: F401 (fixtures)
     tech_client,
     technician,
 )
-from tests.alllab.worker import live_worker, worker_media, worker_process  # noqa: F401 (fixtures)
+from tests.alllab.worker import worker_media  # noqa: F401 (fixtures)
+from tests.reliability.workers import fault_queue, fault_worker  # noqa: F401 (fixtures)
 
 
 @pytest.fixture(autouse=True)

@@ -216,13 +216,14 @@ def _assert_stored_once(run):
 @redis_only
 @pytest.mark.integration
 def test_it_keeps_an_upload_while_redis_is_unreachable_and_a_real_worker_runs_it_once_back(
-    live_worker, client, technician, lab
+    fault_worker, fault_queue, transactional_db, worker_media, settings, client, technician, lab
 ):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from alllab.celery import app
     from tests.alllab.worker import wait_for_run
 
+    settings.MEDIA_ROOT = str(worker_media)
     case = CaseFactory(lab=lab, created_by=technician)
     client.force_login(technician)
     real_url = app.conf.broker_url
@@ -237,13 +238,13 @@ def test_it_keeps_an_upload_while_redis_is_unreachable_and_a_real_worker_runs_it
     assert client.get(f"/cases/{case.id}/status/").json()["slides"][0]["status"] == "queued"
 
     assert sweeper.runs_sweep().sent == [run.id]  # the broker is back
-    _assert_stored_once(wait_for_run(AnalysisRun, run.id, live_worker))
+    _assert_stored_once(wait_for_run(AnalysisRun, run.id, fault_worker))
 
 
 @redis_only
 @pytest.mark.integration
 def test_it_finishes_a_run_exactly_once_after_its_worker_is_killed_mid_analysis(
-    transactional_db, django_db_blocker, worker_media, tmp_path, settings, lab, technician
+    transactional_db, worker_media, tmp_path, settings, monkeypatch, lab, technician
 ):
     """SIGKILL while the run is ``running``; the message comes back and the sweeper re-queues the stuck run.
 
@@ -257,14 +258,17 @@ def test_it_finishes_a_run_exactly_once_after_its_worker_is_killed_mid_analysis(
 
     from tests.reliability.workers import FAULT_QUEUE, purge_queue, start_worker, stop_worker
 
+    queue = f"{FAULT_QUEUE}-kill"  # its own: the module's fault worker must not take these messages
+    send = tasks.analyze_slide.apply_async
+    monkeypatch.setattr(tasks.analyze_slide, "delay", lambda run_id: send((run_id,), queue=queue))
     settings.MEDIA_ROOT = str(worker_media)
-    purge_queue(FAULT_QUEUE)
+    purge_queue(queue)
     log = tmp_path / "worker.log"
     fast = {"DJANGO_SETTINGS_MODULE": "tests.reliability.worker_settings"}
-    first = start_worker(log, worker_media, **fast)
+    first = start_worker(log, worker_media, queues=queue, **fast)
     try:
         run = AnalysisRun.objects.create(slide=_slide(lab, technician, size=(1600, 1200)))
-        tasks.analyze_slide.apply_async((run.id,), queue=FAULT_QUEUE)
+        tasks.analyze_slide.delay(run.id)
         _wait(
             lambda: AnalysisRun.objects.filter(pk=run.id, status="running", progress__gt=0).exists(),
             first,
@@ -277,7 +281,7 @@ def test_it_finishes_a_run_exactly_once_after_its_worker_is_killed_mid_analysis(
     run.refresh_from_db()
     assert run.status == AnalysisRun.Status.RUNNING and run.attempts == 1  # stranded: nobody works on it
 
-    second = start_worker(log, worker_media, queues=f"{FAULT_QUEUE},celery", **fast)
+    second = start_worker(log, worker_media, queues=queue, **fast)
     try:
         report = sweeper.runs_sweep(stuck_after=timedelta(seconds=1))
         assert report.requeued == [run.id] and report.sent == [run.id]
@@ -297,12 +301,15 @@ def test_it_finishes_a_run_exactly_once_after_its_worker_is_killed_mid_analysis(
 
 @redis_only
 @pytest.mark.integration
-def test_it_fails_a_run_cleanly_when_the_database_refuses_its_cells_and_keeps_serving(live_worker, lab, technician):
+def test_it_fails_a_run_cleanly_when_the_database_refuses_its_cells_and_keeps_serving(
+    fault_worker, fault_queue, transactional_db, worker_media, settings, lab, technician
+):
     from django.db import connection, transaction
 
     from alllab.analysis.services import run_enqueue
     from tests.alllab.worker import wait_for_run
 
+    settings.MEDIA_ROOT = str(worker_media)
     slide = _slide(lab, technician, seed=6)
     # A real database error from inside the database, raised while the worker inserts the cells of this slide.
     with connection.cursor() as cursor:
@@ -324,13 +331,13 @@ def test_it_fails_a_run_cleanly_when_the_database_refuses_its_cells_and_keeps_se
     try:
         with transaction.atomic():
             run = run_enqueue(slide=slide)
-        failed = wait_for_run(AnalysisRun, run.id, live_worker)
+        failed = wait_for_run(AnalysisRun, run.id, fault_worker)
         assert failed.status == AnalysisRun.Status.FAILED and "injected fault" in failed.error
         assert failed.cells.count() == 0 and failed.n_cells is None and _stored_run_files(run.id) == set()
 
         with transaction.atomic():
             next_run = run_enqueue(slide=_slide(lab, technician, seed=7))  # the worker keeps serving
-        _assert_stored_once(wait_for_run(AnalysisRun, next_run.id, live_worker))
+        _assert_stored_once(wait_for_run(AnalysisRun, next_run.id, fault_worker))
     finally:
         with connection.cursor() as cursor:
             cursor.execute(

@@ -12,4 +12,6 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": 3,
     "unacked_restore_interval": 1,
     "unacked_restore_throttle": 1,
+    # A worker killed while it holds the restore lock would block every restore for the default 300 s.
+    "unacked_mutex_expire": 5,
 }

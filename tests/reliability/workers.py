@@ -1,5 +1,9 @@
-"""Killable Celery workers for the fault tests: each on its own queue, so the session's shared worker never steals
-their messages, on the test database and the shared worker media (``tests.alllab.worker``)."""
+"""Killable Celery workers for the fault tests, on a queue of this test session's own, on the test database and the
+shared worker media (``tests.alllab.worker``).
+
+The queue name carries the process id: another test session on the same Redis (a colleague's, or the session's
+shared worker) consumes ``celery`` and would take these messages to a database where their runs do not exist.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from django.conf import settings
 
 from tests.alllab.worker import ROOT, worker_database_url
 
-FAULT_QUEUE = "alllab-faults"
+FAULT_QUEUE = f"alllab-faults-{os.getpid()}"
 
 
 def start_worker(log_path: Path, media: Path, *, queues: str = FAULT_QUEUE, **env_extra: str) -> subprocess.Popen:
@@ -73,3 +77,24 @@ def purge_queue(name: str) -> None:
 
     with app.connection_for_write() as conn:
         conn.default_channel.queue_purge(name)
+
+
+@pytest.fixture
+def fault_queue(monkeypatch):
+    """Everything the app sends to a worker (``analyze_slide.delay``) goes to this session's fault queue instead."""
+    from alllab.analysis import tasks
+
+    send = tasks.analyze_slide.apply_async
+    monkeypatch.setattr(tasks.analyze_slide, "delay", lambda run_id: send((run_id,), queue=FAULT_QUEUE))
+    return FAULT_QUEUE
+
+
+@pytest.fixture(scope="module")
+def fault_worker(django_db_setup, django_db_blocker, worker_media, tmp_path_factory):
+    """One worker on the fault queue for a module's tests (the tests that kill a worker start their own)."""
+    if not settings.CELERY_BROKER_URL.startswith("redis"):
+        pytest.skip("needs REDIS_URL (a Redis broker)")
+    purge_queue(FAULT_QUEUE)
+    proc = start_worker(tmp_path_factory.mktemp("fault-worker") / "worker.log", worker_media)
+    yield proc
+    stop_worker(proc)
