@@ -19,15 +19,14 @@ def test_it_answers_health_and_readiness_without_a_login(client, monkeypatch):
 
 
 def test_it_is_not_ready_when_the_broker_is_unreachable(client, monkeypatch):
+    from kombu import Connection
+
     from alllab.celery import app
 
     monkeypatch.setattr(views, "BROKER_TIMEOUT_S", 0.5)
     # A real refused connection: nothing listens on port 1 of the loopback.
-    monkeypatch.setattr(app.conf, "broker_url", "redis://127.0.0.1:1/0")
-    monkeypatch.setattr(app, "_pool", None)
+    monkeypatch.setattr(app, "connection_for_write", lambda: Connection("redis://127.0.0.1:1/0"))
     response = client.get("/readyz")
-    monkeypatch.undo()
-    app._pool = None
     assert response.status_code == 503
     checks = response.json()["checks"]
     assert checks["broker"]["ok"] is False and checks["database"]["ok"] is True
