@@ -181,7 +181,11 @@ def _slide(lab, technician, *, size=(640, 480), seed=5):
 
 def _point_broker(app, url: str) -> None:
     """Point this process's Celery app at ``url``, dropping its pooled connections and producers."""
+    import os
+
     app.conf.broker_url = url
+    if "CELERY_BROKER_URL" in os.environ:  # Celery reads it before its own setting
+        os.environ["CELERY_BROKER_URL"] = url
     for holder, attr in ((app, "_pool"), (app.amqp, "_producer_pool")):
         pool = getattr(holder, attr, None)
         if pool is not None:
