@@ -24,7 +24,7 @@ from PIL import Image
 
 from alllab.analysis.models import AnalysisRun, Cell
 from alllab.analysis.selectors import current_runs_for_case
-from alllab.analysis.sweeper import run_send
+from alllab.analysis.sweeper import MAX_ATTEMPTS, run_send
 from alllab.cases.models import Case, Slide
 from alllab.cases.services import case_set_result
 from inference.io import ImageError, load_image
@@ -56,7 +56,10 @@ def run_claim(*, run_id: int) -> AnalysisRun | None:
     """
     now = timezone.now()
     stale = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
-    claimable = Q(status=AnalysisRun.Status.QUEUED) | Q(status=AnalysisRun.Status.RUNNING, started_at__lt=stale)
+    # A stale run that already used its attempts is not taken again (a slide that kills workers would loop through
+    # Redis redeliveries forever); the sweeper fails it with a reason.
+    stale_retry = Q(status=AnalysisRun.Status.RUNNING, started_at__lt=stale, attempts__lt=MAX_ATTEMPTS)
+    claimable = Q(status=AnalysisRun.Status.QUEUED) | stale_retry
     claimed = AnalysisRun.objects.filter(claimable, pk=run_id).update(
         status=AnalysisRun.Status.RUNNING, started_at=now, progress=0.0, error="", attempts=F("attempts") + 1
     )

@@ -348,3 +348,15 @@ def test_it_fails_a_run_cleanly_when_the_database_refuses_its_cells_and_keeps_se
                 "DROP TRIGGER IF EXISTS alllab_fault"
                 + (" ON analysis_cell" if connection.vendor == "postgresql" else "")
             )
+
+
+def test_it_does_not_claim_a_stale_run_again_once_its_attempts_are_used(lab, stub_worker):
+    from alllab.analysis.services import run_claim
+
+    long_ago = timezone.now() - timedelta(hours=2)
+    spent = AnalysisRunFactory(
+        slide__case__lab=lab, status=AnalysisRun.Status.RUNNING, started_at=long_ago, attempts=sweeper.MAX_ATTEMPTS
+    )
+    retry = AnalysisRunFactory(slide__case__lab=lab, status=AnalysisRun.Status.RUNNING, started_at=long_ago, attempts=1)
+    assert run_claim(run_id=spent.id) is None  # a redelivered message leaves it to the sweeper, which fails it
+    assert run_claim(run_id=retry.id).attempts == 2
