@@ -19,6 +19,7 @@ import torch
 from .calibrate import apply_temperature
 from .data import center_crop, normalise_stain, to_tensor  # noqa: F401  (center_crop re-exported)
 from .models import Checkpoint, load_checkpoint
+from .models.hybrid_vgg import HybridVGG, fuse_for_inference
 from .stain import lab_stats
 from .summary import summarize
 from .types import CellResult, SmearResult
@@ -44,7 +45,10 @@ class Predictor:
 
     def __init__(self, checkpoint: Checkpoint, *, device: torch.device, path: Path) -> None:
         self.checkpoint = checkpoint
-        self.model = checkpoint.model
+        # conv + BN folded for speed; the checkpoint's own model stays as trained
+        self.model = (
+            fuse_for_inference(checkpoint.model) if isinstance(checkpoint.model, HybridVGG) else checkpoint.model
+        )
         self.device = str(device)
         self.path = path
         self.model_name = checkpoint.arch

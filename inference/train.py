@@ -207,26 +207,24 @@ def main(argv: list[str] | None = None) -> int:
         annotated=args.annotated,
         bccd=args.bccd,
     )
-    prep = dict(DEFAULT_PREPROCESSING, input_size=args.input_size)
-    if args.stain:
-        prep["stain"] = stain_target(samples)
+    if args.init:  # fine-tuning keeps the base model's architecture and preprocessing
+        from .models import load_checkpoint
+
+        ck = load_checkpoint(args.init)
+        model, arch, config, prep = ck.model, ck.arch, ck.config, dict(ck.preprocessing)
+    else:
+        from .models import HybridVGGConfig
+
+        arch = "hybrid_vgg"
+        config = HybridVGGConfig(residual=not args.no_residual, attention=not args.no_attention).to_dict()
+        model = build_model(arch=arch, config=config)
+        prep = dict(DEFAULT_PREPROCESSING, input_size=args.input_size)
+        if args.stain:
+            prep["stain"] = stain_target(samples)
     labels = [s.label for s in samples]
     tr, va = train_val_split(labels, [s.group for s in samples], val_fraction=args.val_fraction, seed=args.seed)
     train_ds = CellDataset([samples[i] for i in tr], prep, augment=Augment(), seed=args.seed)
     val_ds = CellDataset([samples[i] for i in va], prep, augment=None)
-    if args.init:
-        from .models import load_checkpoint
-
-        ck = load_checkpoint(args.init)
-        model, arch, config = ck.model, ck.arch, ck.config
-        prep = ck.preprocessing  # fine-tuning keeps the base model's preprocessing
-    else:
-        arch = "hybrid_vgg"
-        config = {"residual": not args.no_residual, "attention": not args.no_attention}
-        from .models import HybridVGGConfig
-
-        config = HybridVGGConfig(**config).to_dict()
-        model = build_model(arch=arch, config=config)
     t0 = time.time()
     res = fit(
         model,

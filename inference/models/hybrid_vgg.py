@@ -142,3 +142,29 @@ class HybridVGG(nn.Module):
 def hybrid_vgg(*, residual: bool = True, attention: bool = True, **overrides) -> HybridVGG:
     """Build a hybrid VGG; ``residual=False, attention=False`` is the plain-VGG ablation."""
     return HybridVGG(HybridVGGConfig(residual=residual, attention=attention, **overrides))
+
+
+def fuse_for_inference(model: HybridVGG) -> HybridVGG:
+    """A copy with every conv + BatchNorm pair folded into one conv (eval-mode maths, same outputs to ~1e-5).
+
+    BatchNorm in eval mode is an affine map, so folding it into the preceding conv removes a full pass over
+    each feature map: about half the CPU time per cell on this machine.
+    """
+    import copy
+
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    fused = copy.deepcopy(model).eval()
+    for block in fused.blocks:
+        layers, out, i = list(block.body), [], 0
+        while i < len(layers):
+            if isinstance(layers[i], nn.Conv2d) and i + 1 < len(layers) and isinstance(layers[i + 1], nn.BatchNorm2d):
+                out.append(fuse_conv_bn_eval(layers[i], layers[i + 1]))
+                i += 2
+            else:
+                out.append(layers[i])
+                i += 1
+        block.body = nn.Sequential(*out)
+        if block.skip is not None:
+            block.skip = fuse_conv_bn_eval(block.skip[0], block.skip[1])
+    return fused

@@ -118,3 +118,19 @@ def test_it_refuses_an_unknown_architecture():
 def test_it_round_trips_the_config_through_a_dict():
     cfg = HybridVGGConfig(widths=(8, 16, 32), residual=False)
     assert HybridVGGConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_it_folds_batchnorm_without_changing_the_output():
+    from inference.models.hybrid_vgg import fuse_for_inference
+
+    torch.manual_seed(0)
+    model = _small()
+    model.train()
+    for _ in range(3):  # give BatchNorm non-trivial running statistics
+        model(torch.randn(8, 3, 32, 32) * 2 + 1)
+    model.eval()
+    fused = fuse_for_inference(model)
+    x = torch.randn(4, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(model(x), fused(x), atol=1e-4)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.blocks.modules())

@@ -114,3 +114,33 @@ def test_it_moves_a_smears_colour_statistics_to_the_stain_target():
     got = lab_stats(out)
     assert np.allclose(got["mean"], target["mean"], atol=2.0)
     assert np.allclose(got["std"], target["std"], atol=2.0)
+
+
+def test_it_fine_tunes_from_a_checkpoint_keeping_its_preprocessing(tmp_path):
+    from .classifier_synthetic import tiny_checkpoint
+
+    manifest = _write_manifest(tmp_path, n=12)
+    base = tiny_checkpoint(tmp_path / "base.pt")
+    out = tmp_path / "tuned.pt"
+    rc = main(
+        [
+            "--data",
+            "manifest",
+            "--manifest",
+            str(manifest),
+            "--init",
+            str(base),
+            "--out",
+            str(out),
+            "--epochs",
+            "1",
+            "--input-size",
+            "64",
+            "--threads",
+            "1",
+        ]
+    )
+    assert rc == 0
+    tuned, original = load_checkpoint(out), load_checkpoint(base)
+    assert tuned.preprocessing == original.preprocessing  # 32 px, not the 64 asked for a fresh model
+    assert tuned.config == original.config
