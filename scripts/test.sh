@@ -9,7 +9,9 @@ if [ -z "${DATABASE_URL:-}" ] && pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null;
   export DATABASE_URL="postgres://postgres@127.0.0.1:5432/test"
 fi
 if [ -z "${REDIS_URL:-}" ] && (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then
-  export REDIS_URL="redis://127.0.0.1:6379/15"
+  # A Redis database picked by this run's pid (1-15): two test runs on one machine rarely share a queue, and a test
+  # worker never takes another run's tasks (whose run ids point into another test database).
+  export REDIS_URL="redis://127.0.0.1:6379/$(($$ % 15 + 1))"
 fi
 # Without Redis, the worker tests use a broker file of their own, never the one `make run` uses.
 if [ -z "${REDIS_URL:-}" ] && [ -z "${CELERY_BROKER_URL:-}" ]; then

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]
+WEB_TEST_QUEUE = "alllab-web-tests"
 
 
 def broker_reachable(url: str) -> bool:
@@ -42,7 +43,11 @@ def worker_database_url() -> str:
 
 @pytest.fixture(scope="session")
 def worker_media(tmp_path_factory):
-    return tmp_path_factory.mktemp("worker-media")
+    """The media folder every test worker uses. One per session even when several conftests import this fixture
+    (each import is a definition of its own, with its own session instance, and two workers may both be running)."""
+    path = tmp_path_factory.getbasetemp() / "worker-media"
+    path.mkdir(exist_ok=True)
+    return path
 
 
 @pytest.fixture(scope="session")
@@ -63,7 +68,9 @@ def worker_process(django_db_setup, django_db_blocker, worker_media, tmp_path_fa
         "ALLLAB_DEVICE": "cpu",
         "DB_CONN_MAX_AGE": "0",
     }
-    cmd = [sys.executable, "-m", "celery", "-A", "alllab", "worker", "--pool", "solo", "--purge", "--loglevel", "INFO"]
+    queues = f"{WEB_TEST_QUEUE},{settings.CELERY_TASK_DEFAULT_QUEUE}"
+    cmd = [sys.executable, "-m", "celery", "-A", "alllab", "worker", "--pool", "solo", "--purge", "-Q", queues]
+    cmd += ["--loglevel", "INFO", "-n", f"web-tests-{os.getpid()}@%h"]
     cmd += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -85,9 +92,17 @@ def worker_process(django_db_setup, django_db_blocker, worker_media, tmp_path_fa
 
 
 @pytest.fixture
-def live_worker(worker_process, transactional_db, settings, worker_media):
-    """The session's worker, for a test whose writes are committed (so the worker sees them) and shared media."""
+def live_worker(worker_process, transactional_db, settings, worker_media, monkeypatch):
+    """The session's worker, for a test whose writes are committed (so the worker sees them) and shared media.
+
+    Analyses go to a queue only this worker reads: another test's worker on the same Redis (the fault tests start
+    and kill their own) must not take them. The worker also reads the default queue, for the app's other tasks.
+    """
+    from alllab.analysis import tasks
+
     settings.MEDIA_ROOT = str(worker_media)
+    send = tasks.analyze_slide.apply_async
+    monkeypatch.setattr(tasks.analyze_slide, "delay", lambda run_id: send((run_id,), queue=WEB_TEST_QUEUE))
     return worker_process
 
 
