@@ -22,12 +22,14 @@ import os
 import platform
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.client import HTTPConnection
@@ -278,6 +280,7 @@ def one_slide(api: Api, case_id: int, index: int, png: bytes, deadline: float, p
         except OSError:
             continue  # a refused poll is retried; only the server's own answer counts
         out.server_errors += status >= 500
+        out.polls.append(status)
         if status == 404:
             out.final = "lost"
             return out
@@ -340,6 +343,7 @@ def run_load(api: Api, *, n: int, warmup: int, timeout: float, poll_s: float) ->
         "time_to_result_s": {"p50": pct(results, 50), "p95": pct(results, 95), "max": max(results, default=None)},
         "burst_wall_s": round(burst_wall, 1),
         "errors": sorted({o.error for o in everything if o.error})[:5],
+        "poll_statuses": {str(k): v for k, v in sorted(Counter(s for o in everything for s in o.polls).items())},
     }
 
 
@@ -361,6 +365,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.url and not args.token:
         parser.error("--url needs --token")
     servers = None
+    # A SIGTERM (a timeout, Ctrl-C in a supervisor) still stops the servers and drops the scratch database.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         if args.url:
             api = Api(args.url, args.token)
