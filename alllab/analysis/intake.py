@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import io
 import struct
-import threading
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 from django.core.exceptions import ValidationError
-from PIL import Image, ImageFile
+from PIL import Image
 
 from inference.io import DEFAULT_MAX_PIXELS, ImageError, load_image
 
@@ -81,8 +79,8 @@ def image_clean(data: bytes, *, name: str, max_pixels: int = DEFAULT_MAX_PIXELS)
         UploadRejected: Empty, not an image, an unsupported format, truncated, or too many pixels.
     """
     try:
-        with _strict_decoding():
-            rgb = load_image(_NamedBytes(data, name), max_pixels=max_pixels)
+        # load_image decodes strictly even after WeasyPrint (the PDFs) relaxed Pillow's truncation check process-wide.
+        rgb = load_image(_NamedBytes(data, name), max_pixels=max_pixels)
     except ImageError as exc:
         raise UploadRejected(exc.message, code=exc.code) from None
     height, width = rgb.shape[:2]
@@ -101,25 +99,6 @@ def image_clean(data: bytes, *, name: str, max_pixels: int = DEFAULT_MAX_PIXELS)
     if stripped is not None and _metadata_free(stripped):
         return CleanImage(stripped, suffix, width, height, fmt, converted=False)
     return CleanImage(_png(rgb), ".png", width, height, fmt, converted=True)
-
-
-_STRICT_LOCK = threading.Lock()
-
-
-@contextmanager
-def _strict_decoding():
-    """Pillow refuses truncated data, whatever the process-wide flag says.
-
-    WeasyPrint (the review PDFs) sets ``ImageFile.LOAD_TRUNCATED_IMAGES = True`` for the whole process when it is
-    imported; Pillow would then pad a half-transferred smear with grey and the upload would be accepted.
-    """
-    with _STRICT_LOCK:
-        saved = ImageFile.LOAD_TRUNCATED_IMAGES
-        ImageFile.LOAD_TRUNCATED_IMAGES = False
-        try:
-            yield
-        finally:
-            ImageFile.LOAD_TRUNCATED_IMAGES = saved
 
 
 def _png(rgb: np.ndarray) -> bytes:
