@@ -163,3 +163,18 @@ def test_it_reports_a_hung_dependency_audit_instead_of_hanging(monkeypatch, caps
 
     monkeypatch.setattr(audit.subprocess, "run", hang)
     assert audit.main() == 0 and "did not finish" in capsys.readouterr().out
+
+
+def test_it_keeps_inline_script_out_of_every_template():
+    """The policy allows no inline script; a handler attribute or a script block in a template would not run."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    inline = re.compile(r"<script(?![^>]*\bsrc=)(?![^>]*application/(?:ld\+)?json)[^>]*>|\son[a-z]+\s*=", re.I)
+    offenders = [
+        str(path.relative_to(root))
+        for path in [*root.glob("templates/**/*.html"), *root.glob("alllab/*/templates/**/*.html")]
+        if "pdf" not in path.name and inline.search(path.read_text())
+    ]
+    assert offenders == []
