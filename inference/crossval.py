@@ -277,11 +277,12 @@ def markdown_table(collected: dict) -> str:
         "slide_accuracy_2592",
     )
     lines = ["| run | protocol | folds | " + " | ".join(keys) + " |", "|" + "---|" * (len(keys) + 3)]
-    for name, r in collected.items():
+    runs = {name: r for name, r in collected.items() if "protocol" in r}  # e.g. bench output has none
+    for name, r in runs.items():
         n = len(r["folds"])
         lines.append(f"| {name} | {r['protocol']} | {n} | " + " | ".join(_pct(r["summary"], k) for k in keys) + " |")
     # runs cut short (--max-folds) are compared with the full runs on the same first folds
-    lengths = {len(r["folds"]) for r in collected.values() if r["protocol"] == "idb2"}
+    lengths = {len(r["folds"]) for r in runs.values() if r["protocol"] == "idb2"}
     short = {n for n in lengths if 0 < n < max(lengths)}
     for n in sorted(short):
         lines += [
@@ -291,7 +292,7 @@ def markdown_table(collected: dict) -> str:
             "| run | accuracy | mcc | auroc |",
             "|---|---|---|---|",
         ]
-        for name, r in collected.items():
+        for name, r in runs.items():
             if r["protocol"] == "idb2" and len(r["folds"]) >= n:
                 sub = mean_std(r["folds"][:n], ("accuracy", "mcc", "auroc"))
                 lines.append(f"| {name} | " + " | ".join(_pct(sub, k) for k in ("accuracy", "mcc", "auroc")) + " |")
