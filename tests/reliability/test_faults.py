@@ -180,17 +180,21 @@ def _slide(lab, technician, *, size=(640, 480), seed=5):
 
 
 def _point_broker(app, url: str) -> None:
-    """Point this process's Celery app at ``url``, dropping its pooled connections and producers."""
+    """Point this process's Celery app at ``url``, dropping its references to pooled connections and producers."""
     import os
 
     app.conf.broker_url = url
     if "CELERY_BROKER_URL" in os.environ:  # Celery reads it before its own setting
         os.environ["CELERY_BROKER_URL"] = url
-    for holder, attr in ((app, "_pool"), (app.amqp, "_producer_pool")):
-        pool = getattr(holder, attr, None)
-        if pool is not None:
-            pool.force_close_all()
-        setattr(holder, attr, None)
+    # kombu keeps producer pools in a process-wide registry keyed by connection: closing only ours would hand the
+    # closed pool back on the next send ("Acquire on closed pool") once an earlier test has sent a task.
+    from kombu import pools
+
+    pools.reset()
+    # Dropped, not closed: kombu keeps producer pools in a registry by connection, and the real broker's pool (shared
+    # with the rest of the test session) must stay usable when the URL comes back.
+    app._pool = None
+    app.amqp._producer_pool = None
 
 
 def _wait(predicate, worker, *, timeout=150, what="condition"):
