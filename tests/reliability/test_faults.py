@@ -186,13 +186,12 @@ def _point_broker(app, url: str) -> None:
     app.conf.broker_url = url
     if "CELERY_BROKER_URL" in os.environ:  # Celery reads it before its own setting
         os.environ["CELERY_BROKER_URL"] = url
-    # kombu keeps producer pools in a process-wide registry keyed by connection: closing only ours would hand the
-    # closed pool back on the next send ("Acquire on closed pool") once an earlier test has sent a task.
+    # kombu keeps producer pools in a process-wide registry keyed by connection: closing only the app's would hand
+    # the closed pool back on the next send ("Acquire on closed pool") once an earlier test had sent a task. Reset the
+    # registry and drop the app's references, so the next send builds fresh pools for whichever URL is current.
     from kombu import pools
 
     pools.reset()
-    # Dropped, not closed: kombu keeps producer pools in a registry by connection, and the real broker's pool (shared
-    # with the rest of the test session) must stay usable when the URL comes back.
     app._pool = None
     app.amqp._producer_pool = None
 
