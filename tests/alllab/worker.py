@@ -15,7 +15,9 @@ from django.conf import settings
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]
-WEB_TEST_QUEUE = "alllab-web-tests"
+# One queue per test session: two sessions on one Redis database (developers running tests side by side) must
+# never take each other's messages; their workers read other test databases.
+WEB_TEST_QUEUE = f"alllab-web-tests-{os.getpid()}"
 
 
 def broker_reachable(url: str) -> bool:
