@@ -47,8 +47,13 @@ def main() -> int:
         [str(BIN / "gunicorn"), "alllab.wsgi", "--bind", f"{host}:{port}", "--workers", "2", "--timeout", "120"],
         cwd=ROOT,
     )
+    # -B embeds beat, which schedules the sweeper (resends runs a broker hiccup left unsent, re-queues stuck ones);
+    # fine for one local worker, while production runs exactly one separate beat (docker-compose's "beat").
+    (ROOT / "var").mkdir(exist_ok=True)
     worker = subprocess.Popen(
-        [str(BIN / "celery"), "-A", "alllab", "worker", "--concurrency", "1", "--loglevel", "INFO"], cwd=ROOT
+        [str(BIN / "celery"), "-A", "alllab", "worker", "--concurrency", "1", "--loglevel", "INFO", "-B"]
+        + ["--schedule", str(ROOT / "var" / "celerybeat-schedule")],
+        cwd=ROOT,
     )
     children = [web, worker]
     print(f"\nALL-Lab is starting at http://{host}:{port}/  (Ctrl-C stops the web server and the worker)", flush=True)

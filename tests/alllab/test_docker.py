@@ -10,7 +10,9 @@ DOCKER = Path(__file__).resolve().parents[2] / "docker"
 def test_it_describes_postgres_redis_web_and_a_gpu_worker():
     compose = yaml.safe_load((DOCKER / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert set(services) == {"postgres", "redis", "web", "worker"}
+    assert set(services) == {"postgres", "redis", "web", "worker", "beat"}
+    assert services["beat"]["command"][:4] == ["celery", "-A", "alllab", "beat"]  # the sweeper's schedule
+    assert "deploy" not in services["beat"]  # no GPU for a scheduler
     assert all("healthcheck" in services[name] for name in ["postgres", "redis", "web"])
     devices = services["worker"]["deploy"]["resources"]["reservations"]["devices"]
     assert devices[0]["capabilities"] == ["gpu"]
