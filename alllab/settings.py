@@ -240,6 +240,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Order entry, slide upload and results (JSON, FHIR R4, HL7 v2.5.1) for laboratory information systems.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],  # a session or a LIS token, like the API
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -12,10 +12,9 @@ from tests.reliability.urlwalk import all_paths
 
 pytestmark = pytest.mark.django_db
 
-# The only doors open without a login or a token: the login forms (and logging out), the health checks, and the
-# API's OpenAPI schema with its Swagger page (the interface, published on purpose for LIS integrators: no rows).
+# The only doors open without a login or a token: the login forms (and logging out) and the health checks.
 PUBLIC = {"/accounts/login/", "/admin/login/", "/healthz", "/readyz"}
-PUBLIC_NO_DATA = {"/accounts/logout/", "/admin/logout/", "/api/v1/schema/", "/api/v1/docs/"}
+PUBLIC_NO_DATA = {"/accounts/logout/", "/admin/logout/"}
 LOGIN_PAGES = ("/accounts/login/", "/admin/login/")
 
 

@@ -70,7 +70,8 @@ def test_it_accepts_a_session_for_a_lab_member(tech_client):
     assert tech_client.get(CASES).status_code == 200
 
 
-def test_it_serves_the_schema_without_credentials(anon):
-    response = anon.get(reverse("api:schema"))
+def test_it_serves_the_schema_to_a_lis_token_only(anon, api):
+    assert anon.get(reverse("api:schema")).status_code == 401
+    response = api.get(reverse("api:schema"))
     assert response.status_code == 200
     assert b"openapi: 3" in response.content

@@ -31,8 +31,8 @@ def _schema(client) -> dict:
     return yaml.safe_load(response.content)
 
 
-def test_it_publishes_an_openapi_3_schema_with_every_route(anon):
-    schema = _schema(anon)
+def test_it_publishes_an_openapi_3_schema_with_every_route(api):
+    schema = _schema(api)
     assert schema["openapi"].startswith("3.")
     assert set(schema["paths"]) == {
         "/api/v1/cases/",
@@ -48,8 +48,8 @@ def test_it_publishes_an_openapi_3_schema_with_every_route(anon):
     assert schema["components"]["securitySchemes"]["lisToken"]["scheme"] == "bearer"
 
 
-def test_it_documents_the_error_shape_for_every_operation(anon):
-    schema = _schema(anon)
+def test_it_documents_the_error_shape_for_every_operation(api):
+    schema = _schema(api)
     for path, item in schema["paths"].items():
         for method, op in item.items():
             assert {"401", "403", "429"} <= set(op["responses"]), (method, path)
@@ -59,15 +59,15 @@ def test_it_documents_the_error_shape_for_every_operation(anon):
                     assert ref.endswith("/Error"), (method, path, code)
 
 
-def test_it_types_every_output_field(anon):
-    components = _schema(anon)["components"]["schemas"]
+def test_it_types_every_output_field(api):
+    components = _schema(api)["components"]["schemas"]
     for name in ("Case", "CaseDetail", "Slide", "Cell", "Summary"):
         for field, spec in components[name]["properties"].items():
             assert "type" in spec or "$ref" in spec or "allOf" in spec or "oneOf" in spec, (name, field)
 
 
-def test_it_serves_swagger_ui_from_local_assets_without_inline_script(anon):
-    response = anon.get(reverse("api:docs"))
+def test_it_serves_swagger_ui_from_local_assets_without_inline_script(api):
+    response = api.get(reverse("api:docs"))
     assert response.status_code == 200
     html = response.content.decode()
     assert "cdn" not in html.lower() and "unpkg" not in html.lower()
@@ -75,13 +75,30 @@ def test_it_serves_swagger_ui_from_local_assets_without_inline_script(anon):
     assert scripts and all('src="' in attrs and not body.strip() for attrs, body in scripts)  # the CSP allows no inline
     sources = [re.search(r'src="([^"]+)"', attrs).group(1) for attrs, _ in scripts]
     assert any(src.startswith("/static/drf_spectacular_sidecar/swagger-ui-dist/") for src in sources)
-    start_up = anon.get(next(src for src in sources if src.startswith("/api/v1/docs/")))
+    start_up = api.get(next(src for src in sources if src.startswith("/api/v1/docs/")))
     assert start_up.status_code == 200
     assert b"SwaggerUIBundle" in start_up.content
 
 
-# Loaded at collection: the schema view needs no database (it is public and reads no rows).
-fuzzed = schemathesis.openapi.from_wsgi("/api/v1/schema/", get_wsgi_application())
+def test_it_refuses_the_schema_and_its_docs_to_anonymous_callers(anon):
+    assert anon.get(reverse("api:schema")).status_code == 401
+    assert anon.get(reverse("api:docs")).status_code == 401
+
+
+def _load_fuzzed_schema():
+    """The schema as the view renders it, generated at collection time: fetching the (login-only) view would need a
+    token, and so the database, before any test has one."""
+    from drf_spectacular.generators import SchemaGenerator
+    from drf_spectacular.renderers import OpenApiYamlRenderer
+
+    rendered = OpenApiYamlRenderer().render(SchemaGenerator().get_schema(request=None, public=True))
+    loaded = schemathesis.openapi.from_dict(yaml.safe_load(rendered))
+    loaded.app = get_wsgi_application()
+    loaded.location = "/api/v1/schema/"
+    return loaded
+
+
+fuzzed = _load_fuzzed_schema()
 
 
 @pytest.fixture
