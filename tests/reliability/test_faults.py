@@ -272,7 +272,8 @@ def test_it_finishes_a_run_exactly_once_after_its_worker_is_killed_mid_analysis(
     purge_queue(queue)
     log = tmp_path / "worker.log"
     fast = {"DJANGO_SETTINGS_MODULE": "tests.reliability.worker_settings"}
-    first = start_worker(log, worker_media, queues=queue, **fast)
+    slow = {"DJANGO_SETTINGS_MODULE": "tests.reliability.slow_worker_settings"}  # so the kill lands mid-analysis
+    first = start_worker(log, worker_media, queues=queue, **slow)
     try:
         run = AnalysisRun.objects.create(slide=_slide(lab, technician, size=(1600, 1200)))
         tasks.analyze_slide.delay(run.id)
