@@ -16,7 +16,6 @@ Self-started mode uses PostgreSQL (a scratch database ``alllab_bench``, dropped 
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import platform
@@ -36,36 +35,15 @@ from http.client import HTTPConnection
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import cv2
 import numpy as np
-from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as `python bench/load.py`: the smears come from the tests' generator
+
+from tests.alllab.smear import smear_png  # noqa: E402 (needs ROOT on the path)
+
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 MAX_N = 500
-
-
-# ------------------------------------------------------------------ smears
-
-
-def synthetic_smear(seed: int, size: tuple[int, int] = (640, 480), n_white: int = 4) -> bytes:
-    """A PNG of a pink field with pale red cells and a few purple-nucleated white cells (a BCCD-sized field)."""
-    rng = np.random.default_rng(seed)
-    width, height = size
-    img = np.full((height, width, 3), (236, 214, 222), np.uint8)
-    rbc_r = max(3, int(min(width, height) * 0.035))
-    for _ in range(int(width * height / (rbc_r * rbc_r * 9))):
-        x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
-        cv2.circle(img, (x, y), rbc_r, (214, 150, 160), -1)
-        cv2.circle(img, (x, y), rbc_r // 2, (226, 180, 188), -1)
-    for i in range(n_white):
-        x, y = int((i + 0.5) * width / n_white), int(rng.integers(height // 4, 3 * height // 4))
-        cv2.circle(img, (x, y), int(rbc_r * 1.9), (200, 170, 205), -1)
-        cv2.ellipse(img, (x, y), (int(rbc_r * 1.4), int(rbc_r * 1.1)), 30 * i, 0, 360, (92, 40, 130), -1)
-    img = np.clip(cv2.GaussianBlur(img, (3, 3), 0) + rng.normal(0, 3, img.shape), 0, 255).astype(np.uint8)
-    buf = io.BytesIO()
-    Image.fromarray(img).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 # ------------------------------------------------------------------ HTTP
@@ -308,7 +286,7 @@ def run_load(api: Api, *, n: int, warmup: int, timeout: float, poll_s: float) ->
     if status not in (200, 201):
         raise SystemExit(f"could not create the case: {status} {case}")
     case_id = case["id"]
-    pngs = [synthetic_smear(seed) for seed in range(n + warmup)]
+    pngs = [smear_png(seed=seed) for seed in range(n + warmup)]
     deadline = time.monotonic() + timeout
     with ThreadPoolExecutor(max_workers=n + warmup) as pool:
         warm = [pool.submit(one_slide, api, case_id, i, pngs[i], deadline, poll_s) for i in range(warmup)]
