@@ -1,22 +1,10 @@
 """In Debian's chromium: sign in, upload a smear on the case page, watch it finish, open the gallery, screenshot."""
 
-from pathlib import Path
-
 import pytest
 
-from tests.alllab.factories import PASSWORD, CaseFactory
+from tests.alllab.browser import ARTIFACTS, CHROMIUM, open_signed_in
+from tests.alllab.factories import CaseFactory
 from tests.alllab.smear import smear_png
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 pytestmark = [
     pytest.mark.browser,
@@ -31,12 +19,7 @@ def test_it_uploads_a_smear_and_shows_the_gallery(live_server, live_worker, tech
     case = CaseFactory(lab=lab, created_by=technician, accession_number="BROWSER-1")
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto(f"{live_server.url}/accounts/login/")
-        page.get_by_label("Username").fill(technician.username)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
+        browser, page = open_signed_in(pw, live_server.url, technician)
         page.wait_for_url("**/cases/")
 
         page.goto(f"{live_server.url}/cases/{case.id}/")

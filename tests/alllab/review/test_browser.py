@@ -4,8 +4,7 @@ click, each saved without a page reload, and the counts panel following."""
 import pytest
 
 from alllab.review.models import AuditEvent, CellReview
-from tests.alllab.factories import PASSWORD
-from tests.alllab.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from tests.alllab.browser import ARTIFACTS, CHROMIUM, open_signed_in
 
 pytestmark = [
     pytest.mark.browser,
@@ -21,12 +20,7 @@ def test_it_reclassifies_by_keyboard_in_bulk_and_by_click(live_server, review_ca
     case, cells, _ = review_case  # most likely blast first: 0.95, 0.8, 0.7 (AI blast), 0.4, 0.2, 0.1
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto(f"{live_server.url}/accounts/login/")
-        page.get_by_label("Username").fill(pathologist.username)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
+        browser, page = open_signed_in(pw, live_server.url, pathologist)
         page.wait_for_url("**/")
         page.goto(f"{live_server.url}/review/cases/{case.id}/")
         page.evaluate("window.__notReloaded = true")
