@@ -28,10 +28,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .calibrate import apply_temperature
+from .calibrate import apply_temperature, expected_calibration_error
 from .data import (
+    AUGMENTS,
     DEFAULT_PREPROCESSING,
-    Augment,
     CellDataset,
     CellSample,
     bccd_cells,
@@ -73,7 +73,7 @@ def train_one(samples: list[CellSample], args, *, seed: int) -> tuple[torch.nn.M
     model, _ = make_model(args.arch, args.variant)
     res = fit(
         model,
-        CellDataset([samples[i] for i in tr], prep, augment=Augment(), seed=seed),
+        CellDataset([samples[i] for i in tr], prep, augment=AUGMENTS[args.aug], seed=seed),
         CellDataset([samples[i] for i in va], prep, augment=None),
         epochs=args.epochs,
         patience=args.patience,
@@ -101,6 +101,7 @@ def _row(fold: int, y: np.ndarray, p: np.ndarray, res, temperature: float, secon
         "temperature": round(temperature, 3),
         "ece_val_before": round(res.ece_before, 4),
         "ece_val_after": round(res.ece_after, 4),
+        "ece_test": round(expected_calibration_error(p, y), 4),  # held-out: reported, never fitted on
         "train_seconds": round(seconds, 1),
     }
 
@@ -123,7 +124,11 @@ def run_idb2(args) -> dict:
         y_all += y.tolist()
         p_all += p.tolist()
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-    return {"folds": rows, "summary": mean_std(rows, METRIC_KEYS), "pooled": binary_metrics(y_all, p_all)}
+    return {
+        "folds": rows,
+        "summary": mean_std(rows, (*METRIC_KEYS, "ece_test")),
+        "pooled": {**binary_metrics(y_all, p_all), "ece": expected_calibration_error(p_all, y_all)},
+    }
 
 
 # ------------------------------------------------------------------ ALL-IDB1
@@ -209,8 +214,8 @@ def run_idb1(args) -> dict:
     big_all = [s for s in all_smears if table.smears[s]["size"] == "2592x1944"]
     return {
         "folds": rows,
-        "summary": mean_std(rows, (*METRIC_KEYS, "slide_accuracy", "slide_accuracy_2592", "auroc_2592")),
-        "pooled": binary_metrics(y_all, p_all),
+        "summary": mean_std(rows, (*METRIC_KEYS, "ece_test", "slide_accuracy", "slide_accuracy_2592", "auroc_2592")),
+        "pooled": {**binary_metrics(y_all, p_all), "ece": expected_calibration_error(p_all, y_all)},
         "pooled_slide_accuracy": _slide_accuracy(table, calls_all, all_smears),
         "pooled_slide_accuracy_2592": _slide_accuracy(table, calls_all, big_all),
         "slide_calls": calls_all,
@@ -237,7 +242,7 @@ def run_cross_acq(args) -> dict:
     p = score(model, temp, prep, _cells(table, args.crop, tidx))
     row = _row(0, table.label[tidx], p, res, temp, time.time() - t0)
     row["n_train"] = len(train)
-    return {"folds": [row], "summary": {k: {"mean": row[k], "std": 0.0} for k in METRIC_KEYS}}
+    return {"folds": [row], "summary": {k: {"mean": row[k], "std": 0.0} for k in (*METRIC_KEYS, "ece_test")}}
 
 
 PROTOCOLS = {"idb2": run_idb2, "idb1": run_idb1, "cross-acq": run_cross_acq}
@@ -318,9 +323,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--annotated", action="store_true", help="also train on crops at annotated centroids")
     ap.add_argument("--bccd", action="store_true", help="cross-acq: add BCCD white cells as negatives")
     ap.add_argument("--stain", action="store_true", help="Reinhard stain normalisation per smear")
+    ap.add_argument("--aug", default="standard", choices=sorted(AUGMENTS), help="augmentation preset")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--max-folds", type=int, default=0, help="run only the first N folds (0: all)")
-    ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--epochs", type=int, default=100)
     ap.add_argument("--patience", type=int, default=8)
     ap.add_argument("--plateau", action="store_true", help="divide lr by 3 when validation loss stalls")
     ap.add_argument("--input-size", type=int, default=DEFAULT_PREPROCESSING["input_size"])

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from . import datasets_root
+from .segmentation.crop import square_resize
 from .stain import lab_stats, reinhard
 
 CLASS_NAMES = ["normal", "blast"]
@@ -68,16 +69,6 @@ def idb2_samples(root: Path | None = None, *, size: int = 128) -> list[CellSampl
             )
         )
     return out
-
-
-def square_resize(rgb: np.ndarray, size: int) -> np.ndarray:
-    """Pad to square with edge pixels (crops at the smear border are not square), then resize."""
-    h, w = rgb.shape[:2]
-    if h != w:
-        d = abs(h - w)
-        pad = ((d // 2, d - d // 2), (0, 0), (0, 0)) if h < w else ((0, 0), (d // 2, d - d // 2), (0, 0))
-        rgb = np.pad(rgb, pad, mode="edge")
-    return cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
 
 
 # ---------------------------------------------------------------- manifests
@@ -157,6 +148,9 @@ class Augment:
     saturation: float = 0.2
     blur_p: float = 0.3
     blur_sigma: tuple[float, float] = (0.3, 1.5)
+    channel_gain: float = 0.0  # independent gain per RGB channel: stain balance differs between labs
+    gamma: float = 0.0  # log-uniform gamma in [1/(1+g), 1+g]: camera response
+    grayscale_p: float = 0.0  # sometimes drop colour, so shape and texture must carry the call
 
     def __call__(self, rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         s = rgb.shape[0]
@@ -174,10 +168,35 @@ class Augment:
         c = 1 + rng.uniform(-self.contrast, self.contrast)
         b = rng.uniform(-self.brightness, self.brightness) * 255
         out = (out - out.mean()) * c + out.mean() + b
+        if self.channel_gain:
+            out = out * (1 + rng.uniform(-self.channel_gain, self.channel_gain, 3))
+        if self.gamma:
+            g = float(np.exp(rng.uniform(-np.log1p(self.gamma), np.log1p(self.gamma))))
+            out = 255.0 * (np.clip(out, 0, 255) / 255.0) ** g
+        if self.grayscale_p and rng.random() < self.grayscale_p:
+            out = np.repeat(np.clip(out, 0, 255).mean(axis=2, keepdims=True), 3, axis=2)
         out = np.clip(out, 0, 255).astype(np.uint8)
         if rng.random() < self.blur_p:
             out = cv2.GaussianBlur(out, (0, 0), rng.uniform(*self.blur_sigma))
         return out
+
+
+# The issue's "augment stain, blur and scale hard" preset for transfer to other labs (``--aug strong``).
+AUGMENTS = {
+    "standard": Augment(),
+    "strong": Augment(
+        scale=(0.7, 1.4),
+        brightness=0.2,
+        contrast=0.25,
+        hue_deg=20.0,
+        saturation=0.4,
+        blur_p=0.5,
+        blur_sigma=(0.3, 2.5),
+        channel_gain=0.1,
+        gamma=0.3,
+        grayscale_p=0.1,
+    ),
+}
 
 
 class CellDataset(torch.utils.data.Dataset):

@@ -74,21 +74,22 @@ class Predictor:
 
     # ------------------------------------------------------------ cells
 
-    def _prepare(self, crops: list[np.ndarray], stain_stats: dict | None) -> torch.Tensor:
+    def _prepare(self, crops: list[np.ndarray], stain_stats: dict | list[dict] | None) -> torch.Tensor:
         ready = []
-        for c in crops:
-            stats = (
-                stain_stats if stain_stats is not None else (lab_stats(c) if self.preprocessing.get("stain") else None)
-            )
+        for i, c in enumerate(crops):
+            stats = stain_stats[i] if isinstance(stain_stats, list) else stain_stats
+            if stats is None and self.preprocessing.get("stain"):
+                stats = lab_stats(c)
             ready.append(normalise_stain(c, stats, self.preprocessing))
         return to_tensor(ready, self.preprocessing).to(self.device)
 
-    def predict_logits(self, crops: list[np.ndarray], *, stain_stats: dict | None = None) -> np.ndarray:
+    def predict_logits(self, crops: list[np.ndarray], *, stain_stats: dict | list[dict] | None = None) -> np.ndarray:
         """Uncalibrated logits, (N,) float32."""
         out = []
         with torch.inference_mode():
             for start in range(0, len(crops), BATCH_SIZE):
-                x = self._prepare(crops[start : start + BATCH_SIZE], stain_stats)  # (B, 3, S, S)
+                stats = stain_stats[start : start + BATCH_SIZE] if isinstance(stain_stats, list) else stain_stats
+                x = self._prepare(crops[start : start + BATCH_SIZE], stats)  # (B, 3, S, S)
                 out.append(self.model(x).float().cpu().numpy())
         return np.concatenate(out) if out else np.zeros(0, np.float32)
 
@@ -101,6 +102,32 @@ class Predictor:
                 stain-normalising checkpoint uses each crop's own stats.
         """
         return apply_temperature(self.predict_logits(crops, stain_stats=stain_stats), self.temperature)
+
+    def predict_cells(self, images: list[np.ndarray], *, reframe: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated p(blast) for images of one white cell each, framed by someone else (another lab's crops).
+
+        With ``reframe`` each image is re-cut around its centre cell at the training framing
+        (``segment.reframe_cell``: a fixed number of red-cell diameters), so magnification and framing do not
+        reach the classifier; an image where no cell is found is classified as it is. Stain statistics come
+        from each whole image.
+
+        Returns:
+            p, (N,) float64 in [0, 1], and a bool array telling which images were re-cut.
+        """
+        from .segment import reframe_cell
+
+        size = int(self.preprocessing["input_size"])
+        crops, framed = [], []
+        for rgb in images:
+            if reframe:
+                crop, seg = reframe_cell(rgb, out_size=size)
+                crops.append(crop)
+                framed.append(bool(seg.cells))
+            else:
+                crops.append(rgb)
+                framed.append(False)
+        stats = [lab_stats(rgb) for rgb in images] if self.preprocessing.get("stain") else None
+        return self.predict_crops(crops, stain_stats=stats), np.array(framed, bool)
 
     def heatmaps(self, crops: list[np.ndarray], *, stain_stats: dict | None = None) -> list[np.ndarray]:
         """Grad-CAM of the blast logit on the second-to-last block (12x12 at 96 px input), resized to each crop.

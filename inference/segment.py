@@ -30,11 +30,39 @@ import cv2
 import numpy as np
 
 from .io import ImageError, load_image
-from .segmentation.crop import DEFAULT_CELL_SCALE, background_colour, crop_cell
+from .segmentation.crop import DEFAULT_CELL_SCALE, background_colour, crop_cell, square_resize
 from .segmentation.pipeline import METHODS, find_cells
 from .types import Segmentation
 
-__all__ = ["find_cells", "crop_cell", "background_colour", "DEFAULT_CELL_SCALE", "overlay", "main"]
+__all__ = ["find_cells", "crop_cell", "background_colour", "reframe_cell", "DEFAULT_CELL_SCALE", "overlay", "main"]
+
+
+def reframe_cell(
+    rgb: np.ndarray, *, out_size: int = 128, cell_scale: float = DEFAULT_CELL_SCALE
+) -> tuple[np.ndarray, Segmentation]:
+    """Re-cut an image of one white cell, framed and magnified in any way, to the classifier's framing.
+
+    Other labs' cell images come tight around the cell, wide with many red cells, or anything between, while
+    the classifier is trained on crops spanning ``cell_scale`` red-cell diameters. The centre cell is found
+    in single-cell mode (which also measures the red-cell size, or infers it from the cell's own size when
+    too few red cells show) and cut again at the standard scale, padded with the image's background colour.
+
+    Returns:
+        The (out_size, out_size, 3) crop and the single-cell segmentation. When no cell is found the crop is
+        the whole image resized, and ``segmentation.cells`` is empty so the caller can tell.
+    """
+    seg = find_cells(rgb, single_cell=True)
+    if not seg.cells:
+        return square_resize(rgb, out_size), seg
+    crop = crop_cell(
+        rgb,
+        seg.cells[0],
+        rbc_diameter_px=seg.rbc_diameter_px,
+        out_size=out_size,
+        cell_scale=cell_scale,
+        background=background_colour(rgb),
+    )
+    return crop, seg
 
 
 def overlay(rgb: np.ndarray, seg: Segmentation) -> np.ndarray:

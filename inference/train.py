@@ -26,7 +26,7 @@ from torch import nn
 from tqdm import tqdm
 
 from .calibrate import apply_temperature, expected_calibration_error, fit_temperature
-from .data import CLASS_NAMES, DEFAULT_PREPROCESSING, Augment, CellDataset, CellSample, train_val_split
+from .data import AUGMENTS, CLASS_NAMES, DEFAULT_PREPROCESSING, CellDataset, CellSample, train_val_split
 from .metrics import binary_metrics
 from .models import build_model, save_checkpoint
 
@@ -193,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--annotated", action="store_true", help="idb1: also crops at annotated centroids")
     ap.add_argument("--bccd", action="store_true", help="add BCCD white cells as negatives")
     ap.add_argument("--stain", action="store_true", help="Reinhard-normalise every smear to the training mean")
+    ap.add_argument("--aug", default="standard", choices=sorted(AUGMENTS), help="augmentation preset")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1: the cores are shared)")
     args = ap.parse_args(argv)
@@ -223,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
             prep["stain"] = stain_target(samples)
     labels = [s.label for s in samples]
     tr, va = train_val_split(labels, [s.group for s in samples], val_fraction=args.val_fraction, seed=args.seed)
-    train_ds = CellDataset([samples[i] for i in tr], prep, augment=Augment(), seed=args.seed)
+    train_ds = CellDataset([samples[i] for i in tr], prep, augment=AUGMENTS[args.aug], seed=args.seed)
     val_ds = CellDataset([samples[i] for i in va], prep, augment=None)
     t0 = time.time()
     res = fit(
@@ -239,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     metrics = {
         "data": args.data,
+        "data_flags": {"annotated": args.annotated, "bccd": args.bccd, "stain": args.stain, "crop": args.crop},
+        "aug": args.aug,
         "n_train": len(tr),
         "n_val": len(va),
         "best_epoch": res.best_epoch,

@@ -69,3 +69,13 @@ def crop_cell(
         window[inside == 0] = bg
     interp = cv2.INTER_AREA if side > out_size else cv2.INTER_LINEAR
     return cv2.resize(window, (out_size, out_size), interpolation=interp)
+
+
+def square_resize(rgb: np.ndarray, size: int) -> np.ndarray:
+    """Pad to square with edge pixels (crops at the smear border are not square), then resize."""
+    h, w = rgb.shape[:2]
+    if h != w:
+        d = abs(h - w)
+        pad = ((d // 2, d - d // 2), (0, 0), (0, 0)) if h < w else ((0, 0), (d // 2, d - d // 2), (0, 0))
+        rgb = np.pad(rgb, pad, mode="edge")
+    return cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)

@@ -41,6 +41,15 @@ def test_it_prints_the_metrics_of_the_model_on_the_manifest(tmp_path, capsys):
     assert out["ms_per_image"] > 0
 
 
+def test_it_can_reframe_each_image_around_its_cell_first(tmp_path, capsys):
+    manifest, crops, labels = _manifest(tmp_path)
+    model = tiny_checkpoint(tmp_path / "m.pt")
+    assert main(["--manifest", str(manifest), "--model", str(model), "--framing", "auto", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    expected = binary_metrics(labels, Predictor.load(model).predict_cells(crops)[0])
+    assert out["auroc"] == round(expected["auroc"], 4) and out["mcc"] == round(expected["mcc"], 4)
+
+
 def test_it_reports_a_missing_image_by_name(tmp_path, capsys):
     (tmp_path / "m.csv").write_text("path,label\nabsent.png,1\n")
     model = tiny_checkpoint(tmp_path / "m.pt")

@@ -26,6 +26,22 @@ def test_it_returns_one_calibrated_probability_per_crop(predictor):
     assert predictor.predict_crops([]).shape == (0,)
 
 
+def test_it_reframes_whole_cell_images_before_classifying_them(predictor):
+    from inference.segment import reframe_cell
+
+    from .synthetic import make_smear
+
+    smear = make_smear(width=400, height=400, rbc_diameter=40, n_single=1, n_pairs=0, seed=3)
+    x, y = (int(v) for v in smear.wbc_centres[0])
+    images = [smear.rgb, np.full((50, 50, 3), 230, np.uint8)]  # a field with one cell; an empty image
+    p, framed = predictor.predict_cells(images)
+    assert p.shape == (2,) and framed.tolist() == [True, False]
+    own = predictor.predict_crops([reframe_cell(smear.rgb, out_size=32)[0], images[1]])
+    assert np.allclose(p, own)
+    p_as_is, framed = predictor.predict_cells(images, reframe=False)
+    assert not framed.any() and np.allclose(p_as_is, predictor.predict_crops(images))
+
+
 def test_it_gives_the_same_answer_one_crop_at_a_time(predictor):
     rng = np.random.default_rng(1)
     crops = [cell(1, rng), cell(0, rng)]

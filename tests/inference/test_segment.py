@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from inference import datasets_root
-from inference.segment import crop_cell, find_cells, main
+from inference.segment import crop_cell, find_cells, main, reframe_cell
 from inference.types import CellRegion, Segmentation
 
 from .synthetic import BACKGROUND, make_smear
@@ -209,6 +209,42 @@ def test_crops_have_the_red_cell_at_a_fixed_size_at_any_magnification():
     assert a.shape == b.shape == (96, 96, 3) and a.dtype == np.uint8
     # Same content at the same scale: the two crops nearly agree pixel by pixel.
     assert np.abs(a.astype(int) - b.astype(int)).mean() < 20
+
+
+def _wbc_share(rgb: np.ndarray) -> float:
+    """Share of the frame that is white cell (blue above red: nucleus and cytoplasm, not red cells)."""
+    a = rgb.astype(int)
+    return float((a[..., 2] > a[..., 0] + 5).mean())
+
+
+@pytest.mark.parametrize("seed", [19, 31, 33])
+def test_it_reframes_tight_and_wide_crops_of_one_cell_to_the_same_framing(seed):
+    # Another lab's cell images: one wide (5.5 red cells across), one tight (2.3) at twice the magnification.
+    smear = make_smear(width=640, height=480, rbc_diameter=40, n_single=1, n_pairs=0, seed=seed)
+    x, y = smear.wbc_centres[0]
+    pad = 200
+    field = cv2.copyMakeBorder(smear.rgb, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=BACKGROUND)
+    x, y = int(x) + pad, int(y) + pad
+    wide = field[y - 110 : y + 111, x - 110 : x + 111]
+    tight = cv2.resize(field[y - 45 : y + 46, x - 45 : x + 46], (182, 182), interpolation=cv2.INTER_LINEAR)
+    centre = CellRegion(0, (0, 0, 1, 1), (x, y), 1, False, None)
+    own = _wbc_share(crop_cell(field, centre, rbc_diameter_px=40, out_size=64))
+    out, seg = reframe_cell(wide, out_size=64)
+    assert out.shape == (64, 64, 3) and out.dtype == np.uint8 and len(seg.cells) == 1
+    assert abs(seg.rbc_diameter_px - 40) < 6  # whole red cells in view: the scale is measured
+    assert abs(_wbc_share(out) - own) < 0.03
+    # A tight crop shows no whole red cell, so its scale is a guess (the frame taken as our framing, or the
+    # cell's own size when it fills the frame): the cell is never blown up, and stays within 2x our share.
+    out, seg = reframe_cell(tight, out_size=64)
+    assert len(seg.cells) == 1
+    assert _wbc_share(out) <= _wbc_share(cv2.resize(tight, (64, 64))) + 0.02 and _wbc_share(out) < 2.0 * own
+
+
+def test_reframing_an_image_without_a_cell_returns_it_resized():
+    blank = np.empty((120, 90, 3), np.uint8)
+    blank[:] = BACKGROUND
+    out, seg = reframe_cell(blank, out_size=48)
+    assert out.shape == (48, 48, 3) and seg.cells == []
 
 
 def test_crops_pad_with_the_slide_background_at_the_border():

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from inference.data import Augment, CellDataset, read_manifest, stratified_group_folds, train_val_split
+from inference.data import AUGMENTS, Augment, CellDataset, read_manifest, stratified_group_folds, train_val_split
 from inference.models import load_checkpoint
 from inference.models.hybrid_vgg import hybrid_vgg
 from inference.train import fit, main
@@ -51,6 +51,20 @@ def test_it_augments_without_changing_shape_or_dtype():
     out = Augment()(img, rng)
     assert out.shape == img.shape and out.dtype == np.uint8
     assert not np.array_equal(out, img)
+
+
+def test_the_strong_preset_varies_colour_more_than_the_standard_one():
+    img = cell(1, np.random.default_rng(0))
+
+    def colour_spread(aug):
+        rng = np.random.default_rng(1)
+        means = [aug(img, rng).reshape(-1, 3).mean(0) for _ in range(60)]
+        return float(np.std(means, axis=0).mean())
+
+    assert colour_spread(AUGMENTS["strong"]) > 1.3 * colour_spread(AUGMENTS["standard"])
+    rng = np.random.default_rng(2)
+    grey = Augment(rotate=False, flip=False, hue_deg=0, saturation=0, blur_p=0, grayscale_p=1.0)(img, rng)
+    assert np.abs(grey[..., 0].astype(int) - grey[..., 2].astype(int)).max() <= 1
 
 
 def _write_manifest(tmp_path, n=24):
