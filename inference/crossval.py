@@ -30,6 +30,7 @@ import torch
 
 from .calibrate import apply_temperature, expected_calibration_error
 from .data import (
+    ARCH_NORMALISATION,
     AUGMENTS,
     DEFAULT_PREPROCESSING,
     CellDataset,
@@ -64,7 +65,7 @@ def make_model(arch: str, variant: str) -> tuple[torch.nn.Module, dict]:
 
 def train_one(samples: list[CellSample], args, *, seed: int) -> tuple[torch.nn.Module, float, dict, np.ndarray]:
     """Fit on ``samples`` with an inner grouped validation split; returns model, T, preprocessing, val indices."""
-    prep = dict(DEFAULT_PREPROCESSING, input_size=args.input_size)
+    prep = dict(DEFAULT_PREPROCESSING, input_size=args.input_size, **ARCH_NORMALISATION.get(args.arch, {}))
     if args.stain:
         prep["stain"] = stain_target(samples)
     labels = [s.label for s in samples]
@@ -263,7 +264,7 @@ def _pct(summary: dict, key: str) -> str:
     if v is None:
         return "-"
     mean, std = v["mean"], v["std"]
-    if key in ("mcc", "auroc", "auroc_2592"):
+    if key in ("mcc", "auroc", "auroc_2592", "ece_test"):
         return f"{mean:.3f} ± {std:.3f}" if std else f"{mean:.3f}"
     return f"{100 * mean:.1f} ± {100 * std:.1f}" if std else f"{100 * mean:.1f}"
 
@@ -278,6 +279,7 @@ def markdown_table(collected: dict) -> str:
         "f1",
         "mcc",
         "auroc",
+        "ece_test",
         "slide_accuracy",
         "slide_accuracy_2592",
     )

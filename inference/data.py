@@ -25,6 +25,8 @@ CLASS_NAMES = ["normal", "blast"]
 # ImageNet-free defaults measured on nothing in particular: the network is trained from scratch, so
 # mean/std only need to centre the inputs; they travel in the checkpoint anyway.
 DEFAULT_PREPROCESSING = {"input_size": 96, "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25], "stain": None}
+# Networks started from ImageNet weights keep the input scaling they were trained with.
+ARCH_NORMALISATION = {"efficientnet_lite0": {"mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]}}
 
 
 @dataclass
@@ -450,10 +452,13 @@ def center_crop(rgb: np.ndarray, cx: float, cy: float, side: int, *, out_size: i
 # ---------------------------------------------------------------- BCCD white cells (another lab: all normal)
 
 
-def bccd_cells(*, size: int = 96, kind: str = "scaled", cache: bool = True, progress: bool = True) -> list[CellSample]:
+def bccd_cells(
+    *, size: int = 96, kind: str = "scaled", cache: bool = True, progress: bool = True, split: str | None = None
+) -> list[CellSample]:
     """BCCD's white cells as normal samples, found by our segmentation (a cell counts when its contour holds
     the centre of a VOC WBC box). Another lab, microscope and stain: use with stain normalisation/augmentation,
-    or the model may learn "which lab" instead of "which cell". Cached under ``var/cache``.
+    or the model may learn "which lab" instead of "which cell". Cached under ``var/cache``. ``split`` keeps
+    the fields of one BCCD ``ImageSets/Main`` list (e.g. ``trainval``, leaving ``test`` unseen).
     """
     import json
 
@@ -498,6 +503,10 @@ def bccd_cells(*, size: int = 96, kind: str = "scaled", cache: bool = True, prog
             np.savez(tmp, **{f"crops_{k}": v for k, v in arrays.items()}, smear=names, stats=json.dumps(stats))
             tmp.replace(path)
         crops = arrays[kind]
-    return [
-        CellSample(crops[i], 0, f"bccd/{names[i]}", f"BCCD/{names[i]}", stats[str(names[i])]) for i in range(len(names))
-    ]
+    keep = range(len(names))
+    if split is not None:
+        from .datasets import bccd_images
+
+        wanted = {im.name for im in bccd_images(split=split)}
+        keep = [i for i in keep if str(names[i]) in wanted]
+    return [CellSample(crops[i], 0, f"bccd/{names[i]}", f"BCCD/{names[i]}", stats[str(names[i])]) for i in keep]

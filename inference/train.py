@@ -168,8 +168,8 @@ def load_samples(
     samples = table.samples(kind, mask)
     if annotated:
         samples += table.annotated_samples(smears)
-    if bccd:
-        samples += d.bccd_cells(size=size, kind=kind)
+    if bccd:  # BCCD's test fields stay unseen, for the other-lab check (python -m inference.eval_bccd)
+        samples += d.bccd_cells(size=size, kind=kind, split="trainval")
     return samples
 
 
@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-attention", action="store_true")
     ap.add_argument("--crop", default="scaled", choices=["scaled", "masked", "raw"], help="idb1 crop kind")
     ap.add_argument("--annotated", action="store_true", help="idb1: also crops at annotated centroids")
-    ap.add_argument("--bccd", action="store_true", help="add BCCD white cells as negatives")
+    ap.add_argument("--bccd", action="store_true", help="add BCCD's trainval white cells as negatives")
     ap.add_argument("--stain", action="store_true", help="Reinhard-normalise every smear to the training mean")
     ap.add_argument("--aug", default="standard", choices=sorted(AUGMENTS), help="augmentation preset")
     ap.add_argument("--seed", type=int, default=0)

