@@ -25,6 +25,7 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
@@ -338,6 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, help="write the result JSON here")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
+    cv2.setNumThreads(args.threads)  # augmentation runs in OpenCV: without this it spawns a thread per core
     t0 = time.time()
     result = PROTOCOLS[args.protocol](args)
     result = {

@@ -20,6 +20,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 import torch
 from torch import nn
@@ -195,9 +196,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stain", action="store_true", help="Reinhard-normalise every smear to the training mean")
     ap.add_argument("--aug", default="standard", choices=sorted(AUGMENTS), help="augmentation preset")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=1, help="torch threads (1: the cores are shared)")
+    ap.add_argument("--threads", type=int, default=1, help="torch and OpenCV threads (1: the cores are shared)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
+    cv2.setNumThreads(args.threads)  # augmentation runs in OpenCV: without this it spawns a thread per core
     seed_everything(args.seed)
 
     samples = load_samples(
