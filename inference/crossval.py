@@ -61,7 +61,10 @@ def make_model(arch: str, variant: str) -> tuple[torch.nn.Module, dict]:
     config = DEFAULT_CONFIGS[arch]()
     if arch == "hybrid_vgg":
         config.update(VARIANTS[variant])
-    return build_model(arch=arch, config=config), config
+    model = build_model(arch=arch, config=config)
+    if config.get("pretrained"):  # the transfer-learning row starts from ImageNet weights
+        model.load_imagenet()
+    return model, config
 
 
 def train_one(samples: list[CellSample], args, *, seed: int) -> tuple[torch.nn.Module, float, dict, np.ndarray]:

@@ -6,8 +6,8 @@ stain). By default (``--framing as-is``) each image is resized whole: a cell-cen
 three red-cell diameters (ALL-IDB2's framing) is what the model is trained on. ``--framing auto`` first
 re-cuts each image around its centre cell at that framing, measuring the scale from the red cells in view
 (``Predictor.predict_cells``). It did not help on the other lab's cells we have (BCCD,
-``python -m inference.eval_bccd``; docs/results/bccd.md), so it is not the default. ``ms_per_image`` is the wall time of framing plus classification divided by the number of images
-(images already decoded).
+``python -m inference.eval_bccd``; docs/results/bccd.md), so it is not the default. ``ms_per_image`` is the
+wall time of framing plus classification divided by the number of images (images already decoded).
 """
 
 from __future__ import annotations

@@ -163,10 +163,7 @@ def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu") -> 
     digest = state_sha256(state)
     if digest != payload["sha256"]:
         raise CheckpointError(f"{path}: sha256 mismatch (stored {payload['sha256'][:12]}, computed {digest[:12]})")
-    config = payload["config"]
-    if isinstance(config, dict) and config.get("pretrained"):  # every weight is in the checkpoint already
-        config = {**config, "pretrained": False}
-    model = build_model(arch=payload["arch"], config=config)
+    model = build_model(arch=payload["arch"], config=payload["config"])
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:

