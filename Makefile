@@ -4,14 +4,21 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: venv dev-deps run test lint browser clean
+.PHONY: venv dev-deps run test lint browser clean images stack-test
 
 $(BIN)/python:
+	@echo "== creating $(VENV)"
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-venv: $(BIN)/python
-	$(BIN)/pip install --quiet -r requirements.txt
+# pip's own progress (one line per package) rather than --quiet: the first install takes minutes and should not look
+# hung; the stamp makes a later `make run` skip pip until requirements.txt changes.
+$(VENV)/.requirements.stamp: requirements.txt | $(BIN)/python
+	@echo "== installing requirements.txt into $(VENV) (a few minutes the first time: torch, OpenCV, Django, ...)"
+	$(BIN)/pip install --progress-bar on -r requirements.txt
+	@touch $@ && echo "== requirements installed"
+
+venv: $(VENV)/.requirements.stamp
 
 dev-deps: $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
@@ -31,6 +38,17 @@ run: venv
 
 test: dev-deps browser
 	bash scripts/test.sh
+
+# Production images (docker/build-images.sh; needs a running dockerd, never used by run or test). TORCH=cu128 is the
+# production worker; on a machine without a GPU use `make images TORCH=cpu` (a CUDA torch is gigabytes).
+TORCH ?= cu128
+images:
+	TORCH=$(TORCH) bash docker/build-images.sh web worker
+
+# The production compose file run for real on loopback (docker/stack_test.py): builds CPU images, faults, backup and
+# restore, teardown, a summary table. Needs dockerd; exits 2 (skipped) without one.
+stack-test: venv
+	$(BIN)/python docker/stack_test.py
 
 clean:
 	rm -rf $(VENV) var

@@ -16,7 +16,7 @@ def stored_file_response(field: FieldFile, *, content_type: str | None = None) -
         handle = field.open("rb")
     except FileNotFoundError:
         raise Http404("File missing from storage") from None
-    guessed = content_type or mimetypes.guess_type(field.name)[0] or "application/octet-stream"
+    guessed = content_type or mimetypes.guess_type(field.name or "")[0] or "application/octet-stream"
     response = FileResponse(handle, content_type=guessed)
     response["Cache-Control"] = "private, max-age=3600"  # patient data: browsers only, never shared caches
     response["X-Content-Type-Options"] = "nosniff"

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "alllab.accounts",
     "alllab.cases",
+    "alllab.labmodels",
     "alllab.analysis",
     "alllab.dashboard",
     "rest_framework",
@@ -62,6 +63,7 @@ INSTALLED_APPS = [
     "alllab.api",
     "alllab.interop",
     "alllab.review",
+    "alllab.adapt",
     "axes",  # login lockout (see "Security" below)
 ]
 
@@ -143,7 +145,7 @@ STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = WHITENOISE_AUTOREFRESH = DEBUG  # development: serve static/ as edited
-# Media are patient data: never served at a public URL, only through views that check the lab (see cases.views).
+# Media are patient data: never served at a public URL, only through views that check the lab (see dashboard.case_views).
 MEDIA_ROOT = Path(envstr("MEDIA_ROOT", str(VAR_DIR / "media")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -200,10 +202,26 @@ CELERY_BEAT_SCHEDULE = {
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Task modules besides each app's tasks.py (autodiscovered): the sweeper's task, which beat sends, must be registered
+# in every worker, and nothing in tasks.py imports it.
+CELERY_IMPORTS = ["alllab.analysis.sweeper"]
 
 # Inference: "auto" is cuda when torch sees a GPU, else cpu (resolved in the worker, so the web needs no torch).
 ALLLAB_DEVICE = envstr("ALLLAB_DEVICE", "auto")
 ALLLAB_WEIGHTS = envstr("ALLLAB_WEIGHTS")  # empty: the shipped inference/weights checkpoint
+
+# Lab models (alllab.labmodels, issue 14). Adaptation trains on its own queue, so screening never waits behind it;
+# one worker may serve both queues (make run) or a separate one only "training" (docker-compose).
+ALLLAB_TRAINING_QUEUE = envstr("ALLLAB_TRAINING_QUEUE", "training")
+CELERY_TASK_ROUTES = {"alllab.analysis.adapt_lab_model": {"queue": ALLLAB_TRAINING_QUEUE}}
+ALLLAB_TRAINING_TIME_LIMIT = envint("ALLLAB_TRAINING_TIME_LIMIT", 3600, minimum=60)
+ALLLAB_ADAPT_MIN_CASES = envint("ALLLAB_ADAPT_MIN_CASES", 6, minimum=2)  # cases with reviewed white cells
+ALLLAB_ADAPT_MIN_CELLS_PER_CLASS = envint("ALLLAB_ADAPT_MIN_CELLS_PER_CLASS", 50, minimum=2)
+ALLLAB_ADAPT_EPOCHS = envint("ALLLAB_ADAPT_EPOCHS", 30, minimum=1)
+ALLLAB_ADAPT_PATIENCE = envint("ALLLAB_ADAPT_PATIENCE", 5, minimum=1)
+# The lab's latest analysed smears the label-free calibration reads before fine-tuning (each is held in memory).
+ALLLAB_ADAPT_CALIBRATION_SMEARS = envint("ALLLAB_ADAPT_CALIBRATION_SMEARS", 40, minimum=3)
+ALLLAB_MODEL_CACHE_SIZE = envint("ALLLAB_MODEL_CACHE_SIZE", 4, minimum=1)  # loaded models per worker process
 
 LOGGING = {
     "version": 1,

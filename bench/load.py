@@ -333,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--token", help="an API token of the server at --url")
     parser.add_argument("--timeout", type=float, default=900, help="hard deadline in seconds for everything")
     parser.add_argument("--poll", type=float, default=2.0, help="seconds between status polls of each slide")
-    parser.add_argument("--web-workers", type=int, default=3)  # docker/web.Dockerfile runs 3
+    parser.add_argument("--web-workers", type=int, default=3)  # the web image (docker/Dockerfile, target web) runs 3
     parser.add_argument("--web-threads", type=int, default=2)
     parser.add_argument("--redis-db", type=int, default=13)
     parser.add_argument("--json", type=Path, help="also write the report here")

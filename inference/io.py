@@ -4,6 +4,13 @@ Uploads come from microscopes, phones and LIS exports, so the reader has to expe
 RGBA and palette images, EXIF-rotated phone pictures, truncated transfers, files that are not images at all,
 and decompression bombs. Everything is decoded with Pillow (never OpenCV, whose failures are silent ``None``
 or C++ asserts); the pixel count is checked from the header, before any pixel is decoded.
+
+``image_clean`` makes the copy of an upload that is stored: the same checks, and no metadata (EXIF, XMP, IPTC and
+comments can hold patient names, dates and device serials).
+
+- A JPEG or PNG that needs no rotation keeps its pixels bit for bit: only metadata segments or chunks are dropped.
+- Anything else (16-bit TIFF, BMP, WEBP, an EXIF-rotated photo, a phone's MPO) is stored as a lossless PNG of the
+  upright 8-bit RGB pixels the worker would analyse anyway.
 """
 
 from __future__ import annotations
@@ -11,17 +18,22 @@ from __future__ import annotations
 import io
 import threading
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
+from inference.metadata import jpeg_strip, metadata_free, png_has_chunk, png_strip
+
 DEFAULT_MAX_PIXELS = 60_000_000  # a 60 MP field is far above any microscope camera we know of
 
 # Formats a smear plausibly arrives in; anything else Pillow can open (EPS, ICO, PDF...) is refused.
 SUPPORTED_FORMATS = frozenset({"JPEG", "PNG", "TIFF", "BMP", "WEBP", "MPO", "GIF", "PPM"})
+EXIF_ORIENTATION = 0x0112
 
 
 class ImageError(ValueError):
@@ -143,7 +155,7 @@ _STRICT_LOCK = threading.Lock()
 
 
 @contextmanager
-def strict_decoding():
+def strict_decoding() -> Iterator[None]:
     """Pillow refuses truncated data inside this block, whatever the process-wide flag says.
 
     Some libraries (WeasyPrint, for one) set ``ImageFile.LOAD_TRUNCATED_IMAGES = True`` for the whole process on
@@ -203,13 +215,14 @@ def load_image(source: Source, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nd
         try:
             with strict_decoding():
                 img.load()
-            img = ImageOps.exif_transpose(img) or img
-            if img.mode in ("RGB", "RGBA") or not _is_deep_colour(img):
-                rgb = _to_rgb(img, name)
+            upright = ImageOps.exif_transpose(img) or img
+            if upright.mode in ("RGB", "RGBA") or not _is_deep_colour(upright):
+                rgb = _to_rgb(upright, name)
             else:
-                rgb = _rgb48_tiff(data)
-                if rgb is None:
-                    raise UnsupportedImageError(f"{name}: pixel mode {img.mode} is not supported")
+                deep = _rgb48_tiff(data)
+                if deep is None:
+                    raise UnsupportedImageError(f"{name}: pixel mode {upright.mode} is not supported")
+                rgb = deep
         except ImageError:
             raise
         except (OSError, SyntaxError, ValueError, EOFError) as exc:
@@ -226,3 +239,59 @@ def _is_deep_colour(img: Image.Image) -> bool:
     return img.mode not in ("1", "L", "P", "LA", "PA", "CMYK", "YCbCr", "LAB", "HSV", "I", "F", "RGBX", "RGBa") and (
         not img.mode.startswith("I;16")
     )
+
+
+@dataclass(frozen=True)
+class CleanImage:
+    """What is stored for an accepted upload: metadata-free bytes, their suffix, and the upright size."""
+
+    content: bytes
+    suffix: str  # ".jpg" or ".png"
+    width: int
+    height: int
+    source_format: str  # what arrived (JPEG, PNG, TIFF...)
+    converted: bool  # True when re-encoded as PNG rather than stripped in place
+
+
+class _NamedBytes(io.BytesIO):
+    """Bytes with a name, so ``load_image``'s messages name the uploader's file rather than ``<bytes>``."""
+
+    def __init__(self, data: bytes, name: str) -> None:
+        super().__init__(data)
+        self.name = name
+
+
+def image_clean(data: bytes, *, name: str = "<bytes>", max_pixels: int = DEFAULT_MAX_PIXELS) -> CleanImage:
+    """Validate an image as ``load_image`` does and return a metadata-free copy to store.
+
+    Args:
+        data: The file's bytes.
+        name: The file's name, for messages only.
+        max_pixels: Refuse images with more pixels than this (checked from the header, before decoding).
+
+    Raises:
+        ImageError: Empty, not an image, an unsupported format, truncated, or too many pixels (see ``load_image``).
+    """
+    rgb = load_image(_NamedBytes(data, name), max_pixels=max_pixels)
+    height, width = rgb.shape[:2]
+    with Image.open(io.BytesIO(data)) as img:
+        fmt = img.format or ""
+        # A JPEG's EXIF is read with its header; a PNG's getexif() would decode the pixels a second time, so a PNG
+        # with an eXIf chunk at all takes the re-encoding path (its pixels are already decoded, upright).
+        orientation = img.getexif().get(EXIF_ORIENTATION, 1) if fmt == "JPEG" else 1
+        animated = getattr(img, "is_animated", False)
+    stripped: bytes | None = None
+    suffix = ".png"
+    if orientation in (0, 1) and fmt == "JPEG":
+        stripped, suffix = jpeg_strip(data), ".jpg"
+    elif fmt == "PNG" and not animated and not png_has_chunk(data, b"eXIf"):
+        stripped = png_strip(data)
+    if stripped is not None and metadata_free(stripped):
+        return CleanImage(stripped, suffix, width, height, fmt, converted=False)
+    return CleanImage(_png(rgb), ".png", width, height, fmt, converted=True)
+
+
+def _png(rgb: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="PNG", compress_level=3)  # fast; PNG is lossless at any level
+    return buf.getvalue()

@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .domain import DomainResult
+from .operating import OperatingPoint
+
 
 @dataclass(frozen=True)
 class CellRegion:
@@ -71,16 +74,32 @@ class Segmentation:
         }
 
 
+# The call vocabulary; each call's label and explanation for people live in ``inference.summary.CALL_TEXT``.
+CALLS: tuple[str, ...] = ("suspicious", "negative", "insufficient", "unvalidated")
+
+
 @dataclass(frozen=True)
 class Summary:
-    """The slide-level numbers, computed once here and stored, so every page and report agrees."""
+    """The slide- or case-level result, computed once here and stored, so every page and report agrees.
+
+    The web app stores it as columns (``alllab.cases.summary_fields.SummaryFields``) and reads it back as this type;
+    ``to_json`` / ``from_json`` are the one JSON shape (API, snapshots, the CLI).
+    """
 
     n_cells: int
     n_blast: int
-    blast_fraction: float
-    blast_fraction_ci95: tuple[float, float]
+    blast_fraction: float  # in [0, 1], not percent
+    blast_fraction_ci95: tuple[float, float]  # Wilson 95% interval
     max_p_blast: float
-    call: str  # "suspicious" | "negative" | "insufficient"
+    call: str  # one of CALLS: "suspicious" | "negative" | "insufficient" | "unvalidated"
+    flags: tuple[str, ...] = ()  # the quality flags the call was made with (a case: those shared by every slide)
+    model_version: str = ""  # the model that produced the probabilities; "" when unknown or several
+
+    def __post_init__(self) -> None:
+        if self.call not in CALLS:
+            raise ValueError(f"unknown call {self.call!r}; expected one of {CALLS}")
+        if not 0.0 <= self.blast_fraction <= 1.0:
+            raise ValueError(f"blast_fraction must be in [0, 1], got {self.blast_fraction}")
 
     def to_json(self) -> dict:
         return {
@@ -90,7 +109,24 @@ class Summary:
             "blast_fraction_ci95": [round(self.blast_fraction_ci95[0], 4), round(self.blast_fraction_ci95[1], 4)],
             "max_p_blast": round(self.max_p_blast, 4),
             "call": self.call,
+            "flags": list(self.flags),
+            "model_version": self.model_version,
         }
+
+    @classmethod
+    def from_json(cls, data: dict) -> Summary:
+        """The inverse of ``to_json`` (up to its rounding); ``flags`` and ``model_version`` may be absent."""
+        lo, hi = data["blast_fraction_ci95"]
+        return cls(
+            n_cells=int(data["n_cells"]),
+            n_blast=int(data["n_blast"]),
+            blast_fraction=float(data["blast_fraction"]),
+            blast_fraction_ci95=(float(lo), float(hi)),
+            max_p_blast=float(data["max_p_blast"]),
+            call=str(data["call"]),
+            flags=tuple(data.get("flags", ())),
+            model_version=str(data.get("model_version", "")),
+        )
 
 
 @dataclass(frozen=True)
@@ -101,9 +137,13 @@ class CellResult:
     p_blast: float  # calibrated probability that the cell is a leukemic blast
     crop: np.ndarray = field(repr=False, compare=False)  # (H, W, 3) uint8 RGB, cell centred
     heatmap: np.ndarray | None = field(default=None, repr=False, compare=False)  # (h, w) float32 in [0, 1]
+    domain: DomainResult | None = None  # None when the checkpoint carries no domain reference
 
     def to_json(self) -> dict:
-        return {**self.region.to_json(), "p_blast": round(self.p_blast, 4)}
+        out = {**self.region.to_json(), "p_blast": round(self.p_blast, 4)}
+        if self.domain is not None:
+            out["domain"] = self.domain.to_json()
+        return out
 
 
 @dataclass(frozen=True)
@@ -116,6 +156,8 @@ class SmearResult:
     model_name: str
     model_version: str
     timings_ms: dict[str, float]
+    domain: DomainResult | None = None  # the smear's domain check; out of domain makes the call "unvalidated"
+    operating_point: OperatingPoint | None = None  # the checkpoint's: cell threshold and slide rule used
 
     def to_json(self) -> dict:
         seg = self.segmentation.to_json()
@@ -124,5 +166,7 @@ class SmearResult:
             **seg,
             "summary": self.summary.to_json(),
             "model": {"name": self.model_name, "version": self.model_version},
+            "domain": self.domain.to_json() if self.domain is not None else None,
+            "operating_point": self.operating_point.to_dict() if self.operating_point is not None else None,
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
         }

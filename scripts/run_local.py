@@ -39,9 +39,13 @@ def main() -> int:
     port = os.environ.get("PORT", "8000")
     host = os.environ.get("HOST", "127.0.0.1")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "alllab.settings")
+    print("== applying migrations (SQLite in var/)", flush=True)
     manage("migrate", "--noinput", "-v", "0")
+    print("== collecting static files", flush=True)
     manage("collectstatic", "--noinput", "-v", "0")
+    print("== demo lab, users and case (manage.py create_demo)", flush=True)
     demo = manage("create_demo")
+    print("== starting gunicorn and a Celery worker", flush=True)
 
     web = subprocess.Popen(
         [str(BIN / "gunicorn"), "alllab.wsgi", "--bind", f"{host}:{port}", "--workers", "2", "--timeout", "120"],
@@ -52,6 +56,11 @@ def main() -> int:
     (ROOT / "var").mkdir(exist_ok=True)
     worker = subprocess.Popen(
         [str(BIN / "celery"), "-A", "alllab", "worker", "--concurrency", "1", "--loglevel", "INFO", "-B"]
+        # Both queues: analyses and lab adaptations (alllab.settings ALLLAB_TASK_QUEUE, ALLLAB_TRAINING_QUEUE).
+        + [
+            "-Q",
+            f"{os.environ.get('ALLLAB_TASK_QUEUE', 'celery')},{os.environ.get('ALLLAB_TRAINING_QUEUE', 'training')}",
+        ]
         + ["--schedule", str(ROOT / "var" / "celerybeat-schedule")],
         cwd=ROOT,
     )

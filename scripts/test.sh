@@ -22,6 +22,8 @@ echo "database: ${DATABASE_URL:-sqlite (default)}  broker: ${REDIS_URL:-$CELERY_
 
 "$BIN/ruff" check .
 "$BIN/ruff" format --check .
+# Types of the engine (inference/) and the app's services and selectors: the files are listed in pyproject.toml.
+"$BIN/mypy"
 "$BIN/python" manage.py check
 "$BIN/python" manage.py makemigrations --check --dry-run
 # Known vulnerabilities in installed packages fail the run; an unreachable vulnerability service is reported, not hung on.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from alllab.accounts.models import Lab, Membership
@@ -17,7 +17,7 @@ def lab_create(*, name: str, slug: str) -> Lab:
     return lab
 
 
-def membership_create(*, user: AbstractBaseUser, lab: Lab, role: str) -> Membership:
+def membership_create(*, user: User, lab: Lab, role: str) -> Membership:
     """Give ``user`` a ``role`` in ``lab``; raises ``ValidationError`` for an unknown role or a second membership."""
     membership = Membership(user=user, lab=lab, role=role)
     membership.full_clean()
@@ -26,7 +26,7 @@ def membership_create(*, user: AbstractBaseUser, lab: Lab, role: str) -> Members
 
 
 @transaction.atomic
-def user_create(*, username: str, password: str, lab: Lab, role: str, email: str = "") -> AbstractBaseUser:
+def user_create(*, username: str, password: str, lab: Lab, role: str, email: str = "") -> User:
     """Create a user who belongs to ``lab`` with ``role``, in one transaction."""
     user = get_user_model().objects.create_user(username=username, password=password, email=email)
     membership_create(user=user, lab=lab, role=role)

@@ -1,25 +1,28 @@
-"""Checking an uploaded smear and cleaning it before it is stored.
+"""The one way a smear enters: ``slide_create``, called by the upload page and the API alike.
 
-Every upload is decoded once here with ``inference.io.load_image`` (the worker's own reader), so a file the worker
-could not read is refused at the door with a clear message and an HTTP status, instead of becoming a failed run.
-What is stored carries no metadata: EXIF, XMP, IPTC and comments can hold patient names, dates and device serials.
-
-- A JPEG or PNG that needs no rotation keeps its pixels bit for bit: only metadata segments or chunks are dropped.
-- Anything else (16-bit TIFF, BMP, WEBP, an EXIF-rotated photo, a phone's MPO) is stored as a lossless PNG of the
-  upright 8-bit RGB pixels the worker would analyse anyway.
+It owns every rule an upload meets: who may upload, how large, which formats. Every upload is decoded once with
+``inference.io.image_clean`` (the worker's own reader), so a file the worker could not read is refused at the door
+with a clear message and an HTTP status instead of becoming a failed run, and what is stored carries no metadata.
+It lives in ``analysis`` because it queues the run and because only ``analysis`` talks to ``inference``.
 """
 
 from __future__ import annotations
 
-import io
-import struct
-from dataclasses import dataclass
+import hashlib
 
-import numpy as np
-from django.core.exceptions import ValidationError
-from PIL import Image
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
 
-from inference.io import DEFAULT_MAX_PIXELS, ImageError, load_image
+from alllab.accounts.scope import Scope
+from alllab.analysis.dispatch import run_enqueue
+from alllab.cases.models import Case, Slide
+from alllab.cases.selectors import case_accepts_slides, case_signed_upload_message
+from alllab.cases.services import WRITE_REFUSED
+from inference.io import ImageError, image_clean
 
 # The HTTP status for each ``ImageError.code`` (and the upload size check's): the page and the API use the same.
 HTTP_STATUS = {
@@ -28,15 +31,8 @@ HTTP_STATUS = {
     "not_an_image": 415,
     "unsupported": 415,
     "too_large": 413,
+    "case_signed": 409,  # a signed case takes no new slide
 }
-
-EXIF_ORIENTATION = 0x0112
-
-# PNG chunks that describe pixels; the rest (tEXt, zTXt, iTXt, eXIf, tIME, private chunks) are dropped.
-PNG_KEEP = frozenset(
-    {b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"iCCP", b"sBIT", b"pHYs"}
-)
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 class UploadRejected(ValidationError):
@@ -47,148 +43,74 @@ class UploadRejected(ValidationError):
         self.status = HTTP_STATUS.get(code, 400)
 
 
-@dataclass(frozen=True)
-class CleanImage:
-    """What is stored for an accepted upload: metadata-free bytes, their suffix, and the upright size."""
-
-    content: bytes
-    suffix: str  # ".jpg" or ".png"
-    width: int
-    height: int
-    source_format: str  # what arrived (JPEG, PNG, TIFF...)
-    converted: bool  # True when re-encoded as PNG rather than stripped in place
+def upload_limit_bytes() -> int:
+    """The largest upload accepted, in bytes (``ALLLAB_MAX_UPLOAD_MB``)."""
+    return int(settings.ALLLAB_MAX_UPLOAD_MB) * 1024 * 1024
 
 
-class _NamedBytes(io.BytesIO):
-    """Bytes with a name, so ``load_image``'s messages name the uploader's file rather than ``<bytes>``."""
+def slide_create(*, scope: Scope, case: Case, uploaded_file: UploadedFile, uploaded_by: User) -> Slide:
+    """Check an uploaded smear, store a metadata-free copy under a generated name, and queue its analysis.
 
-    def __init__(self, data: bytes, name: str) -> None:
-        super().__init__(data)
-        self.name = name
-
-
-def image_clean(data: bytes, *, name: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> CleanImage:
-    """Validate an uploaded image and return a metadata-free copy to store.
-
-    Args:
-        data: The uploaded bytes.
-        name: The uploader's file name, for messages only.
-        max_pixels: Refuse images with more pixels than this (checked from the header, before decoding).
+    The image is decoded before anything is written, outside the transaction, so a slow decode never holds a
+    database lock. The uploader's file name is kept as text only. A signed-off case takes no new slide: checked
+    first, and again under the case's row lock, so a sign-off that commits during the upload still wins.
 
     Raises:
-        UploadRejected: Empty, not an image, an unsupported format, truncated, or too many pixels.
+        PermissionDenied: ``scope`` may not write in the case's lab (a user who is not its technician or lab admin).
+        UploadRejected: Empty, larger than the limit, not an image, an unsupported format, truncated or too many
+            pixels (a ``ValidationError`` carrying its HTTP status); the case stays as it was. Code ``case_signed``
+            (409) when the case is signed off.
     """
+    if not scope.can_write(case.lab_id):
+        raise PermissionDenied(WRITE_REFUSED)
+    _refuse_signed(case)
+    name = uploaded_file.name or "upload"
+    size = uploaded_file.size or 0
+    if not size:
+        raise UploadRejected(f"{name} is empty.", code="empty")
+    if size > upload_limit_bytes():
+        raise UploadRejected(f"{name} is larger than {settings.ALLLAB_MAX_UPLOAD_MB} MB.", code="too_large")
+    uploaded_file.seek(0)
+    data = uploaded_file.read()
+    uploaded_file.seek(0)
     try:
-        # load_image decodes strictly even after WeasyPrint (the PDFs) relaxed Pillow's truncation check process-wide.
-        rgb = load_image(_NamedBytes(data, name), max_pixels=max_pixels)
+        clean = image_clean(data, name=name)
     except ImageError as exc:
         raise UploadRejected(exc.message, code=exc.code) from None
-    height, width = rgb.shape[:2]
-    with Image.open(io.BytesIO(data)) as img:
-        fmt = img.format or ""
-        # A JPEG's EXIF is read with its header; a PNG's getexif() would decode the pixels a second time, so a PNG
-        # with an eXIf chunk at all takes the re-encoding path (its pixels are already decoded, upright).
-        orientation = img.getexif().get(EXIF_ORIENTATION, 1) if fmt == "JPEG" else 1
-        animated = getattr(img, "is_animated", False)
-    upright = orientation in (0, 1)
-    stripped: bytes | None = None
-    if upright and fmt == "JPEG":
-        stripped, suffix = _jpeg_strip(data), ".jpg"
-    elif fmt == "PNG" and not animated and not _png_has_chunk(data, b"eXIf"):
-        stripped, suffix = _png_strip(data), ".png"
-    if stripped is not None and _metadata_free(stripped):
-        return CleanImage(stripped, suffix, width, height, fmt, converted=False)
-    return CleanImage(_png(rgb), ".png", width, height, fmt, converted=True)
+    return _slide_store(
+        case=case,
+        original_filename=name[:255],
+        size_bytes=size,
+        sha256=hashlib.sha256(data).hexdigest(),
+        content=ContentFile(clean.content, name=f"upload{clean.suffix}"),
+        uploaded_by=uploaded_by,
+    )
 
 
-def _png(rgb: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, format="PNG", compress_level=3)  # fast; PNG is lossless at any level
-    return buf.getvalue()
+def _refuse_signed(case: Case) -> None:
+    if not case_accepts_slides(case=case):
+        raise UploadRejected(case_signed_upload_message(case=case), code="case_signed")
 
 
-def _jpeg_strip(data: bytes) -> bytes | None:
-    """The JPEG without APP1..APP15 (except the ICC profile and Adobe's colour-transform marker) and comments.
-
-    The entropy-coded data is copied untouched, so the pixels are bit for bit the same. None when the marker
-    structure is not what we expect (the caller then re-encodes).
-    """
-    if data[:2] != b"\xff\xd8":
-        return None
-    out = bytearray(b"\xff\xd8")
-    pos = 2
-    while pos + 4 <= len(data):
-        if data[pos] != 0xFF:
-            return None
-        marker = data[pos + 1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
-            continue
-        if marker == 0xDA:  # start of scan: the rest is image data
-            out += data[pos:]
-            return bytes(out)
-        if 0xD0 <= marker <= 0xD7 or marker == 0x01:
-            out += data[pos : pos + 2]
-            pos += 2
-            continue
-        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
-        segment = data[pos : pos + 2 + length]
-        payload = segment[4:]
-        keep = (
-            (marker == 0xE0 and payload.startswith(b"JFIF\0"))  # JFIF header (not JFXX, which holds a thumbnail)
-            or (marker == 0xE2 and payload.startswith(b"ICC_PROFILE\0"))  # colour, not metadata
-            or (marker == 0xEE and payload.startswith(b"Adobe"))  # says how to read CMYK/YCCK channels
-            or not (0xE0 <= marker <= 0xEF or marker == 0xFE)  # tables and frame headers
-        )
-        if keep:
-            out += segment
-        pos += 2 + length
-    return None
-
-
-def _png_strip(data: bytes) -> bytes | None:
-    """The PNG with only the chunks that describe pixels; None when the chunk structure is broken."""
-    if not data.startswith(PNG_SIGNATURE):
-        return None
-    out = bytearray(PNG_SIGNATURE)
-    for kind, start, end in _png_chunks(data):
-        if kind in PNG_KEEP:
-            out += data[start:end]
-        if kind == b"IEND":
-            return bytes(out)
-    return None
-
-
-def _png_chunks(data: bytes):
-    """(type, start, end) of each chunk of a PNG, stopping at a broken one."""
-    pos = len(PNG_SIGNATURE)
-    while pos + 12 <= len(data):
-        (length,) = struct.unpack(">I", data[pos : pos + 4])
-        end = pos + 12 + length
-        if end > len(data):
-            return
-        yield data[pos + 4 : pos + 8], pos, end
-        pos = end
-
-
-def _png_has_chunk(data: bytes, kind: bytes) -> bool:
-    return any(k == kind for k, _, _ in _png_chunks(data))
-
-
-def _metadata_free(data: bytes | None) -> bool:
-    """Double-check a stripped file: Pillow still opens it and finds no EXIF, XMP, text or comment in it."""
-    if data is None:
-        return False
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            if img.format == "PNG":
-                # Only chunks of PNG_KEEP can be left (text after the pixel data would not show before a decode).
-                return all(kind in PNG_KEEP for kind, _, _ in _png_chunks(data))
-            if len(img.getexif()):
-                return False
-            leftovers = {"exif", "xmp", "XML:com.adobe.xmp", "comment", "photoshop", "iptc"} & set(img.info)
-            if leftovers or getattr(img, "text", None):
-                return False
-    except (OSError, SyntaxError, ValueError):
-        return False
-    return True
+@transaction.atomic
+def _slide_store(
+    *,
+    case: Case,
+    original_filename: str,
+    size_bytes: int,
+    sha256: str,
+    content: ContentFile,
+    uploaded_by: User,
+) -> Slide:
+    _refuse_signed(Case.objects.select_for_update().get(pk=case.pk))  # sign-off and this upload: one at a time
+    slide = Slide(
+        case=case,
+        original_filename=original_filename,
+        size_bytes=size_bytes,
+        sha256=sha256,
+        uploaded_by=uploaded_by,
+    )
+    slide.image.save(content.name or "upload", content, save=False)
+    slide.save()
+    run_enqueue(slide=slide)
+    return slide

@@ -16,19 +16,15 @@ import inference
 
 
 def weights_path() -> Path:
-    """The checkpoint the workers load: ``ALLLAB_WEIGHTS``, else the one shipped in ``inference/weights``."""
-    return (
-        Path(settings.ALLLAB_WEIGHTS)
-        if settings.ALLLAB_WEIGHTS
-        else Path(inference.__file__).parent / "weights" / "hybrid_vgg.pt"
-    )
+    """The checkpoint the workers load: ``ALLLAB_WEIGHTS``, else the engine's shipped ``inference.DEFAULT_WEIGHTS``."""
+    return Path(settings.ALLLAB_WEIGHTS) if settings.ALLLAB_WEIGHTS else inference.DEFAULT_WEIGHTS
 
 
 def model_check() -> tuple[bool, str]:
     """(ok, detail) for the model: loaded in this process, or at least present on disk for the workers."""
     predict = sys.modules.get("inference.predict")  # only if something in this process already paid for torch
     path = weights_path()
-    cached = getattr(predict, "_CACHE", {}).values() if predict else []
+    cached = predict.Predictor.loaded() if predict else []
     loaded = [p for p in cached if Path(p.path).resolve() == path.resolve()]
     if loaded:
         return True, f"loaded: {loaded[0].model_name} {loaded[0].model_version}"

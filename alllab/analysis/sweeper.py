@@ -1,10 +1,10 @@
 """Keeping runs moving when the broker or a worker lets them down.
 
 Two things can strand a run. The broker may be unreachable when a slide is uploaded: the upload is still stored and
-its run stays ``queued``, marked as not sent (``run_send``). And a worker may die mid-analysis (killed, out of memory,
+its run stays ``queued``, marked as not sent (``dispatch.run_send``). And a worker may die mid-analysis (killed, out of memory,
 machine lost): its run stays ``running`` with nobody working on it. ``runs_sweep`` (Celery beat every minute, or
 ``manage.py sweep_runs``) sends the unsent runs again, re-queues a run stuck longer than the task's hard time limit,
-and fails it with a reason after ``MAX_ATTEMPTS`` claims, so a slide that kills workers cannot kill them forever.
+and fails it with a reason after ``services.MAX_ATTEMPTS`` claims, so a slide that kills workers cannot kill them forever.
 
 Sending twice is harmless: the task claims its row with a conditional UPDATE, so only one delivery does the work.
 """
@@ -13,39 +13,20 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from celery import shared_task
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from alllab.analysis.dispatch import NOT_SENT, run_send
 from alllab.analysis.models import AnalysisRun
+from alllab.analysis.services import MAX_ATTEMPTS, run_fail
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 3  # claims of one run (the first try and two after a worker died) before it is failed
-NOT_SENT = "Waiting for the task queue (the broker was unreachable); it is sent again automatically."
 QUEUED_GRACE = timedelta(seconds=30)  # a run this young may still be on its way to the broker or a worker
-
-
-def run_send(*, run_id: int) -> bool:
-    """Send run ``run_id`` to a worker; on a broker error, log it and mark the run as not sent (it stays queued).
-
-    The upload that created the run has committed by now: a broker outage must not turn it into an error page.
-    """
-    from alllab.analysis.tasks import analyze_slide  # the task module imports services, which import this one
-
-    try:
-        analyze_slide.delay(run_id)
-    except Exception as exc:  # kombu raises OperationalError, redis ConnectionError, sockets OSError...
-        log.warning(
-            "run %s: could not reach the broker (%s: %s); left queued for the sweeper", run_id, type(exc).__name__, exc
-        )
-        AnalysisRun.objects.filter(pk=run_id, status=AnalysisRun.Status.QUEUED).update(error=NOT_SENT)
-        return False
-    AnalysisRun.objects.filter(pk=run_id, status=AnalysisRun.Status.QUEUED, error=NOT_SENT).update(error="")
-    return True
 
 
 @dataclass
@@ -66,14 +47,15 @@ def broker_queue_size() -> int | None:
         with app.connection_for_read() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
             # Not passive: Redis has no key for an empty queue, and a passive declare calls that "not found".
-            _, count, _ = conn.default_channel.queue_declare(queue=app.conf.task_default_queue)
+            # kombu's StdChannel stub lacks queue_declare, which every transport's channel has.
+            _, count, _ = conn.default_channel.queue_declare(queue=app.conf.task_default_queue)  # type: ignore[attr-defined]
             return int(count)
     except Exception as exc:  # any broker trouble means "do not know"
         log.info("broker queue size unknown: %s", exc)
         return None
 
 
-def runs_sweep(*, stuck_after: timedelta | None = None, now=None) -> SweepReport:
+def runs_sweep(*, stuck_after: timedelta | None = None, now: datetime | None = None) -> SweepReport:
     """Send unsent runs, re-queue stuck ones, fail those that used up their attempts.
 
     Args:
@@ -90,8 +72,6 @@ def runs_sweep(*, stuck_after: timedelta | None = None, now=None) -> SweepReport
         # Conditional on the same started_at: a worker that claimed it meanwhile keeps it.
         same = AnalysisRun.objects.filter(pk=run.id, status=AnalysisRun.Status.RUNNING, started_at=run.started_at)
         if run.attempts >= MAX_ATTEMPTS:
-            from alllab.analysis.services import run_fail
-
             if same.exists():
                 run_fail(
                     run_id=run.id,

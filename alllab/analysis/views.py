@@ -7,36 +7,33 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from alllab.accounts.scope import scope_for_user
 from alllab.analysis.models import AnalysisRun
-from alllab.analysis.selectors import cell_get, cell_list, p_blast_histogram, run_current, run_list
+from alllab.analysis.operating import p_band, p_bands, run_operating_point
+from alllab.analysis.selectors import cell_get, cell_list, p_blast_histogram, run_current, run_list, runs_models
+from alllab.analysis.summaries import summary_read
 from alllab.cases.selectors import slide_get
 from alllab.files import stored_file_response
-
-
-def p_band(p: float) -> str:
-    """A colour band for a probability, shared by outlines, crop borders and the legend."""
-    if p >= 0.8:
-        return "p-vhigh"
-    if p >= 0.5:
-        return "p-high"
-    if p >= 0.3:
-        return "p-mid"
-    return "p-low"
 
 
 @login_required
 @require_GET
 def slide_gallery_view(request: HttpRequest, slide_id: int) -> HttpResponse:
-    slide = slide_get(user=request.user, slide_id=slide_id)
-    runs = list(run_list(user=request.user, slide=slide))
+    slide = slide_get(scope=scope_for_user(request.user), slide_id=slide_id)
+    runs = list(run_list(scope=scope_for_user(request.user), slide=slide))
     run = run_current(slide=slide)
     if "run" in request.GET:
         run = next((r for r in runs if str(r.id) == request.GET["run"]), None)
         if run is None:
             raise Http404("No such run of this slide")
-    cells = list(cell_list(run=run)) if run is not None and run.status == AnalysisRun.Status.DONE else []
+    cells = (
+        list(cell_list(scope=scope_for_user(request.user), run=run))
+        if run is not None and run.status == AnalysisRun.Status.DONE
+        else []
+    )
+    threshold = run_operating_point(run=run).cell_threshold
     for cell in cells:
-        cell.band = p_band(cell.p_blast)
+        cell.band = p_band(cell.p_blast, threshold)
         cell.points = " ".join(f"{x},{y}" for x, y in cell.contour)
     context = {
         "slide": slide,
@@ -44,10 +41,12 @@ def slide_gallery_view(request: HttpRequest, slide_id: int) -> HttpResponse:
         "run": run,
         "runs": runs,
         "cells": cells,
-        "result": run,
+        "summary": summary_read(obj=run) if run is not None and run.status == AnalysisRun.Status.DONE else None,
         "histogram": p_blast_histogram([c.p_blast for c in cells]),
-        "models": [(run.model_name, run.model_version)] if run and run.model_name else [],
+        "models": runs_models(runs=[run] if run is not None else []),
         "scope": "slide",
+        "cell_threshold": threshold,
+        "p_bands": p_bands(threshold),
     }
     return render(request, "analysis/slide_gallery.html", context)
 
@@ -55,10 +54,14 @@ def slide_gallery_view(request: HttpRequest, slide_id: int) -> HttpResponse:
 @login_required
 @require_GET
 def cell_crop_view(request: HttpRequest, cell_id: int) -> HttpResponse:
-    return stored_file_response(cell_get(user=request.user, cell_id=cell_id).crop, content_type="image/png")
+    return stored_file_response(
+        cell_get(scope=scope_for_user(request.user), cell_id=cell_id).crop, content_type="image/png"
+    )
 
 
 @login_required
 @require_GET
 def cell_heatmap_view(request: HttpRequest, cell_id: int) -> HttpResponse:
-    return stored_file_response(cell_get(user=request.user, cell_id=cell_id).heatmap, content_type="image/png")
+    return stored_file_response(
+        cell_get(scope=scope_for_user(request.user), cell_id=cell_id).heatmap, content_type="image/png"
+    )

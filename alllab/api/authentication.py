@@ -10,7 +10,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from alllab.api.models import LisClient
+from alllab.accounts.models import LisClient
 from alllab.api.services import lis_client_touch
 from alllab.api.tokens import token_lookup, token_matches
 

@@ -21,9 +21,15 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "payload_too_large"
 
 
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the state of the resource."
+    default_code = "conflict"
+
+
 class UnsupportedImage(exceptions.APIException):
     status_code = status.HTTP_415_UNSUPPORTED_MEDIA_TYPE
-    default_detail = "The upload is not an image this service reads (PNG, JPEG, TIFF or BMP)."
+    default_detail = "The upload is not an image this service reads (JPEG, PNG, TIFF, BMP or WEBP)."
     default_code = "unsupported_media_type"
 
 

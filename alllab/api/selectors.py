@@ -1,27 +1,23 @@
-"""Reads for the API: the cases selectors, narrowed to the caller's scope (a token sees its one lab only).
+"""Reads for the API: the cases and analysis selectors under the caller's ``Scope`` (a token sees its one lab only).
 
-The cases and analysis selectors already filter by the user's memberships; the scope check on top is what keeps a
-token to its lab even if its service user is ever given a second membership.
+The scope is the whole check: the selectors below it filter by it, so nothing here re-checks a lab.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q, QuerySet
-from django.http import Http404
 
+from alllab.accounts.scope import Scope
 from alllab.analysis.models import AnalysisRun, Cell
 from alllab.analysis.selectors import cell_get, cell_list, run_current, slides_with_current_run
-from alllab.api.scope import Scope
 from alllab.cases.models import Case, Slide
 from alllab.cases.selectors import case_get, case_list, slide_get
 
 
 def api_case_list(
     *,
-    user: AbstractBaseUser,
     scope: Scope,
     accession_number: str = "",
     status: str = "",
@@ -32,7 +28,7 @@ def api_case_list(
     ``updated_since`` also catches cases whose slides were uploaded or whose analyses started or finished since then,
     because the stored case summary is written with ``UPDATE`` and does not move ``updated_at``.
     """
-    qs = case_list(user=user, status=status).filter(lab_id__in=scope.lab_ids)
+    qs = case_list(scope=scope, status=status)
     if accession_number:
         qs = qs.filter(accession_number=accession_number)
     if updated_since is not None:
@@ -46,46 +42,37 @@ def api_case_list(
     return qs.order_by("id")
 
 
-def api_case_get(*, user: AbstractBaseUser, scope: Scope, case_id: int) -> Case:
+def api_case_get(*, scope: Scope, case_id: int) -> Case:
     """One case in the caller's scope; ``Http404`` for any other, so another lab's case looks like no case."""
-    case = case_get(user=user, case_id=case_id)
-    if case.lab_id not in scope.lab_ids:
-        raise Http404("No such case")
-    return case
+    return case_get(scope=scope, case_id=case_id)
 
 
-def api_case_by_accession(*, user: AbstractBaseUser, lab_id: int, accession_number: str) -> Case | None:
-    """The case with this accession number in ``lab_id``, if the user sees that lab."""
-    return case_list(user=user, lab_id=lab_id).filter(accession_number=accession_number.strip()).first()
+def api_case_by_accession(*, scope: Scope, lab_id: int, accession_number: str) -> Case | None:
+    """The case with this accession number in ``lab_id``, if the scope sees that lab."""
+    return case_list(scope=scope, lab_id=lab_id).filter(accession_number=accession_number.strip()).first()
 
 
-def api_case_slides(*, user: AbstractBaseUser, case: Case) -> list[tuple[Slide, AnalysisRun | None]]:
-    """A case's slides, in upload order, each with its current run (take ``case`` from ``api_case_get``)."""
-    return slides_with_current_run(user=user, case=case)
+def api_case_slides(*, scope: Scope, case: Case) -> list[tuple[Slide, AnalysisRun | None]]:
+    """A case's slides, in upload order, each with its current run."""
+    return slides_with_current_run(scope=scope, case=case)
 
 
-def api_slide_get(*, user: AbstractBaseUser, scope: Scope, slide_id: int) -> tuple[Slide, AnalysisRun | None]:
+def api_slide_get(*, scope: Scope, slide_id: int) -> tuple[Slide, AnalysisRun | None]:
     """One slide in the caller's scope with its current run; ``Http404`` otherwise."""
-    slide = slide_get(user=user, slide_id=slide_id)
-    if slide.case.lab_id not in scope.lab_ids:
-        raise Http404("No such slide")
+    slide = slide_get(scope=scope, slide_id=slide_id)
     return slide, run_current(slide=slide)
 
 
-def api_slide_cells(*, run: AnalysisRun | None) -> QuerySet[Cell]:
+def api_slide_cells(*, scope: Scope, run: AnalysisRun | None) -> QuerySet[Cell]:
     """The cells of a slide's current run, most likely blast first; none before the run has stored any."""
     if run is None:
         return Cell.objects.none()
-    qs = cell_list(run=run)
+    qs = cell_list(scope=scope, run=run)
     if any(rel.name == "review" for rel in Cell._meta.related_objects):
         qs = qs.select_related("review")  # the review app's CellReview: one query, not one per cell
     return qs
 
 
-def api_cell_get(*, user: AbstractBaseUser, scope: Scope, cell_id: int) -> Cell:
+def api_cell_get(*, scope: Scope, cell_id: int) -> Cell:
     """One cell in the caller's scope; ``Http404`` otherwise."""
-    cell = cell_get(user=user, cell_id=cell_id)
-    lab_id = Case.objects.filter(slides__runs__cells=cell).values_list("lab_id", flat=True).first()
-    if lab_id not in scope.lab_ids:
-        raise Http404("No such cell")
-    return cell
+    return cell_get(scope=scope, cell_id=cell_id)

@@ -6,20 +6,21 @@ import datetime as dt
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
-from alllab.accounts.models import Lab, Membership
+from alllab.accounts.models import Lab, LisClient, Membership
+from alllab.accounts.scope import Scope
 from alllab.accounts.services import membership_create
-from alllab.api.models import CaseOrder, LisClient
 from alllab.api.selectors import api_case_by_accession
 from alllab.api.tokens import token_generate, token_hash
 from alllab.cases.models import Case
 from alllab.cases.services import case_create
+from alllab.interop.models import CaseOrder
 
 # Recording every request would turn each read into a write; a minute's precision is enough to spot unused tokens.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -75,9 +76,9 @@ class OrderConflict(Exception):
 
 def case_order_create(
     *,
+    scope: Scope,
     lab: Lab,
-    user: AbstractBaseUser,
-    client: LisClient | None,
+    user: User,
     accession_number: str,
     patient_id: str = "",
     specimen_date: dt.date | None = None,
@@ -92,25 +93,28 @@ def case_order_create(
     Raises:
         OrderConflict: If the existing case has a different patient id.
         django.core.exceptions.ValidationError: For input the case model refuses.
-        django.core.exceptions.PermissionDenied: If ``user`` may not create cases in ``lab``.
+        django.core.exceptions.PermissionDenied: If ``scope`` may not create cases in ``lab``.
     """
-    existing = api_case_by_accession(user=user, lab_id=lab.pk, accession_number=accession_number)
+    existing = api_case_by_accession(scope=scope, lab_id=lab.pk, accession_number=accession_number)
     if existing is None:
         try:
             with transaction.atomic():
                 case = case_create(
+                    scope=scope,
                     lab=lab,
                     accession_number=accession_number,
                     patient_pseudonym=patient_id,
                     created_by=user,
                     specimen_date=specimen_date,
                 )
-                order = CaseOrder(case=case, client=client, clinical_notes=clinical_notes, callback_url=callback_url)
+                order = CaseOrder(
+                    case=case, client=scope.client, clinical_notes=clinical_notes, callback_url=callback_url
+                )
                 order.full_clean()
                 order.save()
             return case, True
         except (IntegrityError, ValidationError) as exc:
-            existing = api_case_by_accession(user=user, lab_id=lab.pk, accession_number=accession_number)
+            existing = api_case_by_accession(scope=scope, lab_id=lab.pk, accession_number=accession_number)
             if existing is None:
                 raise
             if isinstance(exc, ValidationError) and set(exc.message_dict) - {"__all__", "accession_number"}:

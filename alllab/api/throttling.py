@@ -6,7 +6,7 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
-from alllab.api.models import LisClient
+from alllab.accounts.models import LisClient
 
 
 class ClientRateThrottle(SimpleRateThrottle):

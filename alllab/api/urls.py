@@ -5,9 +5,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from alllab.api.views.cases import CaseDetailView, CaseListCreateView
 from alllab.api.views.common import api_not_found
+from alllab.api.views.lab_models import LabModelActiveView, LabModelDetailView, LabModelListView
+from alllab.api.views.report_pdf import CaseReportPdfView
 from alllab.api.views.reports import CaseFhirView, CaseHl7View
 from alllab.api.views.slides import CaseSlideUploadView, CellCropView, SlideCellsView, SlideDetailView
-from alllab.review.api import CaseReportPdfView
 
 app_name = "api"
 
@@ -21,6 +22,9 @@ urlpatterns = [
     path("slides/<int:slide_id>/", SlideDetailView.as_view(), name="slide-detail"),
     path("slides/<int:slide_id>/cells/", SlideCellsView.as_view(), name="slide-cells"),
     path("cells/<int:cell_id>/crop/", CellCropView.as_view(), name="cell-crop"),
+    path("models/", LabModelListView.as_view(), name="model-list"),
+    path("models/active/", LabModelActiveView.as_view(), name="model-active"),
+    path("models/<int:model_id>/", LabModelDetailView.as_view(), name="model-detail"),
     # Like every other door but login and health, the schema and its docs need a session or a LIS token.
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path(

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 
 from alllab.accounts.models import Lab
+from alllab.cases.summary_fields import SummaryFields
 
 # Stored names never come from the uploader; only the extension survives, and only when it is one we read.
 KNOWN_IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp"})
@@ -21,11 +22,12 @@ def slide_upload_to(slide: Slide, filename: str) -> str:
     return f"slides/{slide.case.lab_id}/{uuid.uuid4().hex}{suffix}"
 
 
-class Case(models.Model):
+class Case(SummaryFields):
     """One specimen from one patient, submitted by a lab for screening; holds the case-level result.
 
-    The summary fields (``n_cells`` ... ``call``) are computed by ``inference.summary.summarize`` over the cells of
-    every slide's current run, and stored, so every page and report reads the same numbers.
+    Its summary (``SummaryFields``) is ``inference.summary.summarize`` over the cells of every slide's current run,
+    stored by ``alllab.analysis`` and read back with ``alllab.analysis.summaries.summary_read``, so every page and report
+    reads the same numbers.
     """
 
     class Status(models.TextChoices):
@@ -33,11 +35,6 @@ class Case(models.Model):
         ANALYSING = "analysing", "Analysing"  # at least one slide queued or running
         AWAITING_REVIEW = "awaiting_review", "Awaiting review"  # every slide's current run finished
         SIGNED_OFF = "signed_off", "Signed off"  # a pathologist signed the result (review app)
-
-    class Call(models.TextChoices):
-        SUSPICIOUS = "suspicious", "Suspicious"
-        NEGATIVE = "negative", "Negative"
-        INSUFFICIENT = "insufficient", "Insufficient"
 
     lab = models.ForeignKey(Lab, on_delete=models.PROTECT, related_name="cases")
     accession_number = models.CharField(max_length=64)
@@ -49,14 +46,6 @@ class Case(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-
-    n_cells = models.PositiveIntegerField(null=True, blank=True)
-    n_blast = models.PositiveIntegerField(null=True, blank=True)
-    blast_fraction = models.FloatField(null=True, blank=True)
-    blast_fraction_ci95_lo = models.FloatField(null=True, blank=True)
-    blast_fraction_ci95_hi = models.FloatField(null=True, blank=True)
-    max_p_blast = models.FloatField(null=True, blank=True)
-    call = models.CharField(max_length=20, choices=Call.choices, blank=True, db_index=True)
 
     class Meta:
         constraints = [

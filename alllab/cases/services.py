@@ -1,38 +1,50 @@
-"""Writes of cases and slides. Each checks the user's role in the lab, so the web pages and the API share the rule."""
+"""Writes of cases. Each checks the user's role in the lab, so the web pages and the API share the rule.
+
+Slides are created by ``alllab.analysis.intake.slide_create`` (it decodes the image and queues the run).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
-from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
-from django.core.files.base import ContentFile
-from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
 from alllab.accounts.models import Lab
-from alllab.accounts.selectors import user_can_write_cases
-from alllab.cases.models import Case, Slide
+from alllab.accounts.scope import Scope
+from alllab.cases.models import Case
+from alllab.cases.signals import case_analysed
+
+log = logging.getLogger(__name__)
 
 
-def _require_writer(user: AbstractBaseUser, lab: Lab) -> None:
-    if not user_can_write_cases(user=user, lab=lab):
-        raise PermissionDenied("Only the lab's technicians and lab admins may create cases and upload slides.")
+WRITE_REFUSED = "Only the lab's technicians and lab admins may create cases and upload slides."
 
 
 def case_create(
     *,
+    scope: Scope,
     lab: Lab,
     accession_number: str,
     patient_pseudonym: str,
-    created_by: AbstractBaseUser,
+    created_by: User,
     specimen_date: dt.date | None = None,
 ) -> Case:
-    """Create a case in ``lab``; ``ValidationError`` if the accession number is already used in that lab."""
-    _require_writer(created_by, lab)
+    """Create a case in ``lab``, made by ``created_by``.
+
+    Raises:
+        PermissionDenied: ``scope`` may not write in ``lab``.
+        ValidationError: the accession number is already used in that lab, or a field is invalid.
+    """
+    if not scope.can_write(lab.pk):
+        raise PermissionDenied(WRITE_REFUSED)
     case = Case(
         lab=lab,
         accession_number=accession_number.strip(),
@@ -45,82 +57,46 @@ def case_create(
     return case
 
 
-def _sha256(uploaded: UploadedFile) -> str:
-    digest = hashlib.sha256()
-    for chunk in uploaded.chunks():
-        digest.update(chunk)
-    uploaded.seek(0)
-    return digest.hexdigest()
+@dataclass(frozen=True)
+class CaseRuns:
+    """What the analysis layer reports about a case's slides, read while the case is locked."""
+
+    n_runs: int  # slides with a current run
+    n_finished: int  # of which done or failed
+    summary: dict[str, Any]  # summary columns (``alllab.analysis.summaries.summary_columns``) over the done ones
 
 
-def slide_create(*, case: Case, uploaded_file: UploadedFile, uploaded_by: AbstractBaseUser) -> Slide:
-    """Check an uploaded smear, store a metadata-free copy under a generated name, and queue its analysis.
+def case_refresh(*, case: Case, runs: Callable[[Case], CaseRuns]) -> str:
+    """Set a case's status and summary from its slides' current runs; returns the status.
 
-    The image is decoded before anything is written (``alllab.analysis.intake.image_clean``), outside the
-    transaction, so a slow decode never holds a database lock. An upload that is empty, oversized, not an image,
-    truncated or has too many pixels is refused (``UploadRejected``, a ``ValidationError`` carrying an HTTP status)
-    and the case stays as it was. The uploader's file name is kept as text only.
+    ``runs`` (given by ``alllab.analysis``, which owns the runs) is called with the case row locked, so two workers
+    finishing a case's last two slides refresh it one at a time and the last sees both. A signed-off case is left
+    alone. When every slide has finished, and the case was not already so, ``case_analysed`` is sent after commit.
     """
-    # Imported here: analysis builds on cases, not the other way round at import time.
-    from alllab.analysis.intake import UploadRejected, image_clean
-
-    _require_writer(uploaded_by, case.lab)
-    limit = settings.ALLLAB_MAX_UPLOAD_MB * 1024 * 1024
-    name = uploaded_file.name or "upload"
-    if not uploaded_file.size:
-        raise UploadRejected(f"{name} is empty.", code="empty")
-    if uploaded_file.size > limit:
-        raise UploadRejected(f"{name} is larger than {settings.ALLLAB_MAX_UPLOAD_MB} MB.", code="too_large")
-    sha256 = _sha256(uploaded_file)
-    clean = image_clean(uploaded_file.read(), name=name)
-    uploaded_file.seek(0)
-    return _slide_store(
-        case=case,
-        original_filename=name[:255],
-        size_bytes=uploaded_file.size,
-        sha256=sha256,
-        content=ContentFile(clean.content, name=f"upload{clean.suffix}"),
-        uploaded_by=uploaded_by,
-    )
+    with transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=case.pk)
+        if case.status == Case.Status.SIGNED_OFF:
+            return case.status
+        state = runs(case)
+        if not state.n_runs:
+            status = Case.Status.NEW
+        elif state.n_finished < max(state.n_runs, case.slides.count()):
+            status = Case.Status.ANALYSING
+        else:
+            status = Case.Status.AWAITING_REVIEW
+        Case.objects.filter(pk=case.pk).update(status=status, **state.summary, updated_at=timezone.now())
+        if status == Case.Status.AWAITING_REVIEW and case.status != status:
+            transaction.on_commit(partial(_case_analysed_send, case_id=case.pk))
+    return status
 
 
-@transaction.atomic
-def _slide_store(
-    *,
-    case: Case,
-    original_filename: str,
-    size_bytes: int,
-    sha256: str,
-    content: ContentFile,
-    uploaded_by: AbstractBaseUser,
-) -> Slide:
-    slide = Slide(
-        case=case,
-        original_filename=original_filename,
-        size_bytes=size_bytes,
-        sha256=sha256,
-        uploaded_by=uploaded_by,
-    )
-    slide.image.save(content.name, content, save=False)
-    slide.save()
-    from alllab.analysis.services import run_enqueue
-
-    run_enqueue(slide=slide)
-    return slide
+def _case_analysed_send(*, case_id: int) -> None:
+    # A receiver's failure (a callback that cannot be queued) must never fail the analysis that finished the case.
+    for receiver, result in case_analysed.send_robust(sender=Case, case_id=case_id):
+        if isinstance(result, Exception):
+            log.error("case %s: case_analysed receiver %s failed", case_id, receiver, exc_info=result)
 
 
-def case_set_result(*, case: Case, status: str, summary: dict | None) -> None:
-    """Store a case's status and its summary (``inference.types.Summary.to_json()`` shape, or None to clear)."""
-    summary = summary or {}
-    ci = summary.get("blast_fraction_ci95") or (None, None)
-    Case.objects.filter(pk=case.pk).update(
-        status=status,
-        n_cells=summary.get("n_cells"),
-        n_blast=summary.get("n_blast"),
-        blast_fraction=summary.get("blast_fraction"),
-        blast_fraction_ci95_lo=ci[0],
-        blast_fraction_ci95_hi=ci[1],
-        max_p_blast=summary.get("max_p_blast"),
-        call=summary.get("call", ""),
-        updated_at=timezone.now(),
-    )
+def case_mark_signed(*, case: Case) -> None:
+    """Mark ``case`` signed off (``alllab.review`` calls it inside the sign-off's transaction); refreshes stop."""
+    Case.objects.filter(pk=case.pk).update(status=Case.Status.SIGNED_OFF, updated_at=timezone.now())

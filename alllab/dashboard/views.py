@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
 from alllab.accounts.models import REVIEW_ROLES
+from alllab.accounts.scope import scope_for_user
 from alllab.accounts.selectors import user_roles
 from alllab.cases.models import Case
 from alllab.cases.selectors import case_list, case_review_queue
@@ -27,11 +28,11 @@ def home_view(request: HttpRequest) -> HttpResponse:
 @require_GET
 def review_queue_view(request: HttpRequest) -> HttpResponse:
     """Cases whose analysis finished and that nobody signed off, most suspicious first."""
-    queue = case_review_queue(user=request.user)
+    queue = case_review_queue(scope=scope_for_user(request.user))
     counts = {
         "waiting": queue.count(),
         "suspicious": queue.filter(call=Case.Call.SUSPICIOUS).count(),
-        "analysing": case_list(user=request.user, status=Case.Status.ANALYSING).count(),
+        "analysing": case_list(scope=scope_for_user(request.user), status=Case.Status.ANALYSING).count(),
     }
     return render(request, "dashboard/review_queue.html", {"cases": queue[:200], "counts": counts})
 

@@ -9,4 +9,4 @@ class InteropConfig(AppConfig):
     verbose_name = "Interoperability"
 
     def ready(self) -> None:
-        from alllab.interop import signals  # noqa: F401 (connects the callback trigger to Celery)
+        from alllab.interop import signals  # noqa: F401 (connects the callback trigger to cases.signals.case_analysed)

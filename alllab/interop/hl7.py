@@ -1,29 +1,44 @@
 """HL7 v2.5.1 ORU^R01 result message for one case, built and validated with ``hl7apy``.
 
-Layout: MSH, PID, ORC, OBR (the screen as one order), NTE (the conclusion), then for the whole case (OBX-4 sub-id 0)
-and for each reported slide (sub-id = its position) an OBX for white cells counted, blast fraction (%) followed by
-an NTE with its 95% interval, the call, and the highest blast probability. OBX-18 names the model and version.
-A slide without results (failed or pending) gets an NTE under the OBR rather than being silently dropped.
+Layout: MSH, PID, ORC, OBR (the screen as one order), NTE (the conclusion). Once signed, the reviewed result (OBX-4
+``R``, OBX-17 ``MANUAL-REVIEW``): white cells counted, each class of the differential in its own OBX (LOINC per 100
+leukocytes; smudge/artefact and unsure as local counts), the interpretation. Then the automated pre-classification
+(OBX-17 ``AI-PRECLASS``, OBX-18 the model with its sha256) for the whole case (OBX-4 0) and each reported slide (its
+position): cells counted, blast fraction (%) with its 95% interval in an NTE (no value, OBX-11 ``X``, from too few
+cells), the call with its explanation in an NTE, and the highest blast probability. A slide without results (failed
+or pending) gets an NTE under the OBR rather than being silently dropped. See docs/api.md.
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
+from typing import Any
 
 from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.core import Group, Message
+
+from alllab.analysis.summaries import Summary
+from alllab.review.result import SignedResult
 
 from .report import (
     CALL_CODES,
     CODE_BLAST_FRACTION,
     CODE_CALL,
     CODE_CELLS_COUNTED,
+    CODE_INTERPRETATION,
     CODE_MAX_P_BLAST,
     CODE_REPORT,
+    CODE_TOO_FEW_CELLS,
+    DIFFERENTIAL_CODES,
+    LOCAL_HL7,
+    METHOD_AI,
+    METHOD_REVIEW,
     Code,
+    ModelRef,
     ReportData,
-    SlideSummary,
+    call_text,
+    fraction_withheld,
     percent,
 )
 
@@ -31,6 +46,12 @@ VERSION = "2.5.1"
 # OBR-25 / OBX-11 result status (HL7 table 0085 / 0123): preliminary, final, corrected.
 RESULT_STATUS = {"preliminary": "P", "final": "F", "amended": "C"}
 SENDING_APPLICATION = "ALL-Lab"
+REVIEWED_SUB_ID = "R"  # OBX-4 of the signed, reviewed result; the AI's whole case is 0 and its slides 1..n
+# OBX-8 (table 0078) of the AI's call. Unvalidated is "A": 2.5.1 has no "indeterminate" flag, and a flag a receiver
+# holds for a person is the point (review every cell); it is never "N". Insufficient carries none.
+CALL_FLAGS = {"suspicious": "A", "unvalidated": "A", "negative": "N"}
+# OBX-8 of the pathologist's interpretation.
+REVIEW_FLAGS = {"blasts_present": "A", "no_blasts": "N"}
 
 
 def hl7_escape(text: str) -> str:
@@ -69,14 +90,15 @@ def _add_obx(
     order: Group,
     *,
     set_id: int,
-    sub_id: int,
+    sub_id: str,
     value_type: str,
     code: Code,
     value: str,
     units: str,
     status: str,
-    model: tuple[str, str] | None,
-    analysed_at: datetime | None,
+    method: Code,
+    model: ModelRef | None = None,
+    observed_at: datetime | None = None,
     abnormal: str = "",
 ) -> Group:
     obs = order.add_group("ORU_R01_OBSERVATION")
@@ -84,45 +106,102 @@ def _add_obx(
     obx.obx_1 = str(set_id)
     obx.obx_2 = value_type
     obx.obx_3 = _ce(code)
-    obx.obx_4 = str(sub_id)
-    obx.obx_5 = value
+    obx.obx_4 = sub_id
+    if value:
+        obx.obx_5 = value
     if units:
         obx.obx_6 = units
     if abnormal:
         obx.obx_8 = abnormal
-    obx.obx_11 = status
+    # No value: "X", results cannot be obtained for this observation (table 0085), with the reason in an NTE.
+    obx.obx_11 = status if value else "X"
+    obx.obx_17 = _ce(method)
     if model:
-        obx.obx_18 = f"{hl7_escape(model[0] or 'unknown')}^{hl7_escape(model[1] or 'unknown')}"
-    if analysed_at:
-        obx.obx_19 = _ts(analysed_at)
+        obx.obx_18 = _equipment(model)
+    if observed_at:
+        obx.obx_19 = _ts(observed_at)
     return obs
 
 
-def _add_summary(
-    order: Group,
-    *,
-    set_id: int,
-    sub_id: int,
-    summary: SlideSummary,
-    status: str,
-    label: str,
-    model: tuple[str, str] | None,
-    analysed_at: datetime | None,
-) -> int:
-    """Four OBX (cells counted, blast fraction with its interval in an NTE, call, highest p); returns the last set id."""
+def _equipment(model: ModelRef) -> str:
+    # EI: model name ^ version, then the weights' sha256 as the universal id of type L (local).
+    ei = f"{hl7_escape(model.name or 'unknown')}^{hl7_escape(model.version or 'unknown')}"
+    return f"{ei}^{model.sha256}^L" if model.sha256 else ei
+
+
+def _too_few(n_cells: int) -> str:
+    return f"No blast fraction: {CODE_TOO_FEW_CELLS.display.lower()} ({n_cells} counted) [{CODE_TOO_FEW_CELLS.code}]"
+
+
+class _Obx:
+    """Numbers OBX set ids (OBX-1) across the message."""
+
+    def __init__(self, order: Group, status: str) -> None:
+        self.order, self.status, self.set_id = order, status, 0
+
+    def add(self, **kwargs: Any) -> Group:
+        self.set_id += 1
+        return _add_obx(self.order, set_id=self.set_id, status=self.status, **kwargs)
+
+
+def _add_ai(
+    obx: _Obx, *, sub_id: int, summary: Summary, label: str, model: ModelRef | None, analysed_at: datetime | None
+) -> None:
+    """The model's numbers (OBX-17 AI-PRECLASS): cells counted with the model named in an NTE, blast fraction with its
+    interval in an NTE (no number from too few cells), the call with its explanation, the highest p."""
     s = summary
-    common = {"sub_id": sub_id, "status": status, "model": model, "analysed_at": analysed_at}
-    _add_obx(order, set_id=set_id + 1, value_type="NM", code=CODE_CELLS_COUNTED, value=str(s.n_cells),
-             units="{cells}^cells^UCUM", **common)  # fmt: skip
+    common = {"sub_id": str(sub_id), "method": METHOD_AI, "model": model, "observed_at": analysed_at}
+    cells = obx.add(value_type="NM", code=CODE_CELLS_COUNTED, value=str(s.n_cells), units="{cells}^cells^UCUM",
+                    **common)  # fmt: skip
+    by = model.description if model else "several model versions"
+    _add_nte(cells, 1, f"Automated pre-classification by {by}; not the reviewed result.")
     lo, hi = s.blast_fraction_ci95
-    blast = _add_obx(order, set_id=set_id + 2, value_type="NM", code=CODE_BLAST_FRACTION,
-                     value=f"{percent(s.blast_fraction):.2f}", units="%^percent^UCUM", **common)  # fmt: skip
-    _add_nte(blast, 1, f"95% CI {percent(lo):.2f}-{percent(hi):.2f} %; {label}")
-    _add_obx(order, set_id=set_id + 3, value_type="CE", code=CODE_CALL, value=_ce(CALL_CODES[s.call]), units="",
-             abnormal="A" if s.call == "suspicious" else "N" if s.call == "negative" else "", **common)  # fmt: skip
-    _add_obx(order, set_id=set_id + 4, value_type="NM", code=CODE_MAX_P_BLAST, value=f"{s.max_p_blast:.4f}",
-             units="1^ratio^UCUM", **common)  # fmt: skip
-    return set_id + 4
+    withheld = fraction_withheld(n_cells=s.n_cells, call=s.call, flags=s.flags)
+    blast = obx.add(value_type="NM", code=CODE_BLAST_FRACTION, value="" if withheld else f"{percent(s.blast_fraction):.2f}",
+                    units="%^percent^UCUM", **common)  # fmt: skip
+    _add_nte(
+        blast,
+        1,
+        f"{_too_few(s.n_cells)}; {label}" if withheld else f"95% CI {percent(lo):.2f}-{percent(hi):.2f} %; {label}",
+    )
+    call = obx.add(value_type="CE", code=CODE_CALL, value=_ce(CALL_CODES[s.call]), units="",
+                   abnormal=CALL_FLAGS.get(s.call, ""), **common)  # fmt: skip
+    _add_nte(call, 1, call_text(s.call))
+    obx.add(value_type="NM", code=CODE_MAX_P_BLAST, value=f"{s.max_p_blast:.4f}", units="1^ratio^UCUM",
+            **common)  # fmt: skip
+
+
+def _add_reviewed(obx: _Obx, r: SignedResult) -> None:
+    """The signed, reviewed result (OBX-17 MANUAL-REVIEW, sub-id R): white cells counted, each class of the differential
+    in its own OBX (LOINC per 100 leukocytes; smudge/artefact and unsure as local counts), the interpretation."""
+    common = {"sub_id": REVIEWED_SUB_ID, "method": METHOD_REVIEW, "observed_at": r.signed_at}
+    cells = obx.add(value_type="NM", code=CODE_CELLS_COUNTED, value=str(r.n_white_cells), units="{cells}^cells^UCUM",
+                    **common)  # fmt: skip
+    note = f"Signed result, report version {r.version} ({r.status}), signed by {r.signed_by}"
+    note += f" ({r.signed_by_role})" if r.signed_by_role else ""
+    note += f"; fewer than {r.min_cells} white cells reviewed" if r.below_minimum else ""
+    _add_nte(cells, 1, note)
+    withheld = fraction_withheld(n_cells=r.n_white_cells)
+    for row in r.differential:
+        code = DIFFERENTIAL_CODES[row.label]
+        if not row.white:
+            seg = obx.add(value_type="NM", code=code, value=str(row.count), units="{cells}^cells^UCUM", **common)
+            _add_nte(seg, 1, f"{row.count} {row.display.lower()} (not counted among the white cells)")
+            continue
+        value = "" if withheld or row.percent is None else f"{row.percent:.2f}"
+        seg = obx.add(value_type="NM", code=code, value=value, units="%^percent^UCUM", **common)
+        text = f"{row.count} of {r.n_white_cells} white cells"
+        if not value:
+            text = f"{_too_few(r.n_white_cells)}; {text}"
+        elif row.label == "blast":
+            lo, hi = r.blast_fraction_ci95
+            text = f"95% CI {percent(lo):.2f}-{percent(hi):.2f} %; {text}"
+        _add_nte(seg, 1, text)
+    interpretation = f"{hl7_escape(r.interpretation_code)}^{hl7_escape(r.interpretation_display)}^{LOCAL_HL7}"
+    seg = obx.add(value_type="CE", code=CODE_INTERPRETATION, value=interpretation, units="",
+                  abnormal=REVIEW_FLAGS.get(r.interpretation_code, ""), **common)  # fmt: skip
+    if r.interpretation_text:
+        _add_nte(seg, 1, r.interpretation_text)
 
 
 def hl7_oru_build(
@@ -197,25 +276,31 @@ def hl7_oru_build(
         state = f"analysis failed: {slide.error or 'no reason recorded'}" if slide.status == "failed" else "pending"
         _add_nte(order, n, f"Slide {slide.filename or slide.slide_id} not reported ({state}).")
 
-    set_id = 0
+    obx = _Obx(order, status)
+    if report.signed is not None:
+        # Once signed, the reviewed values are the result and come first; the AI's follow as its pre-classification.
+        _add_reviewed(obx, report.signed)
     if report.case_summary is not None:
         # Sub-id 0: the whole case (every cell of every analysed slide); slides follow with their position.
         models = report.models
         n_done = len(report.reportable_slides)
-        set_id = _add_summary(order, set_id=set_id, sub_id=0, summary=report.case_summary, status=status,
-                              label=f"whole case ({n_done} slide{'s' if n_done != 1 else ''})",
-                              model=models[0] if len(models) == 1 else None, analysed_at=None)  # fmt: skip
+        _add_ai(obx, sub_id=0, summary=report.case_summary, label=f"whole case ({n_done} slide{'s' if n_done != 1 else ''})",
+                model=models[0] if len(models) == 1 else None, analysed_at=None)  # fmt: skip
     for sub_id, slide in enumerate(report.slides, start=1):
         if not slide.reportable:
             continue
         assert slide.summary is not None
-        set_id = _add_summary(order, set_id=set_id, sub_id=sub_id, summary=slide.summary, status=status,
-                              label=f"slide {slide.filename or slide.slide_id}",
-                              model=(slide.model_name, slide.model_version), analysed_at=slide.analysed_at)  # fmt: skip
+        _add_ai(obx, sub_id=sub_id, summary=slide.summary, label=f"slide {slide.filename or slide.slide_id}",
+                model=slide.model, analysed_at=slide.analysed_at)  # fmt: skip
     m.validate()
     return m
 
 
 def hl7_oru_er7(*, report: ReportData, **kwargs: str) -> str:
-    """The validated ORU^R01 as ER7 wire text (``\\r``-separated segments)."""
-    return hl7_oru_build(report=report, **kwargs).to_er7()
+    """The validated ORU^R01 as ER7 wire text: every segment, the last one too, ends with a carriage return.
+
+    HL7 v2 (2.5.1 chapter 2, "message construction rules") terminates each segment with ``<CR>``; ``hl7apy`` joins
+    segments with it and leaves the last one bare, so it is added here. MLLP then frames the whole as
+    ``<VT> message <FS><CR>``.
+    """
+    return hl7_oru_build(report=report, **kwargs).to_er7() + "\r"

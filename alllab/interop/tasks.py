@@ -6,8 +6,8 @@ import logging
 
 from celery import shared_task
 
-from alllab.api.models import CaseOrder
-from alllab.interop.callbacks import EVENT, callback_attempt_record, case_callback_body
+from alllab.interop.callbacks import callback_attempt_record, callback_event, case_callback_body
+from alllab.interop.models import CaseOrder
 from alllab.interop.webhook import WebhookError, webhook_post
 
 log = logging.getLogger(__name__)
@@ -17,13 +17,13 @@ BACKOFF_S = 10
 
 @shared_task(bind=True, max_retries=MAX_RETRIES)
 def deliver_case_callback(self, order_id: int, runs_key: str) -> None:
-    """POST the case's results to the order's callback URL; a newer set of runs supersedes this delivery."""
+    """POST the case's results to the order's callback URL; a newer claim (runs or report version) supersedes it."""
     order = CaseOrder.objects.select_related("client").filter(pk=order_id).first()
     if order is None or order.callback_runs != runs_key or order.client is None:
         return  # deleted, or a re-analysis claimed a newer callback
     body = case_callback_body(order=order)
     try:
-        webhook_post(order.callback_url, body, key=order.client.token_hash, event=EVENT)
+        webhook_post(order.callback_url, body, key=order.client.token_hash, event=callback_event(runs_key))
     except WebhookError as exc:
         retry = exc.retryable and self.request.retries < MAX_RETRIES
         callback_attempt_record(order_id=order_id, error=str(exc), final=not retry)

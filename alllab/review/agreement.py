@@ -1,7 +1,7 @@
 """Agreement between the model's labels and the reviewers', per model version: confusion matrix and Cohen's kappa.
 
-Kappa is measured on the binary question the model answers (blast or not): a cell reviewed as normal or other
-white cell is "not blast"; artefacts and unsure cells are shown in the matrix but left out of kappa, because the
+Kappa is measured on the binary question the model answers (blast or not): a cell reviewed as any other white
+cell is "not blast"; artefacts and unsure cells are shown in the matrix but left out of kappa, because the
 model has no such class and the reviewer gave no blast/not-blast answer.
 """
 
@@ -10,15 +10,16 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 
 from alllab.accounts.models import ADMIN_ROLES
-from alllab.accounts.selectors import lab_ids_for_user
+from alllab.accounts.scope import Scope, scope_role_lab_ids
 from alllab.analysis.models import Cell
-from alllab.review.models import CellReview, ReviewLabel
+from alllab.review.models import WHITE_CELL_LABELS, CellReview, ReviewLabel
 
-AI_LABELS = tuple(Cell.Label.values)  # blast, normal
-_BINARY = {ReviewLabel.BLAST: 1, ReviewLabel.NORMAL: 0, ReviewLabel.OTHER_WBC: 0}
+AI_LABELS = tuple(Cell.Label.values)  # blast, non_blast
+# Every white class of the differential answers the model's question; blast is 1, any other white cell 0.
+_BINARY: dict[str, int] = {label: int(label == ReviewLabel.BLAST) for label in WHITE_CELL_LABELS}
 
 
 def cohen_kappa(pairs: list[tuple[int, int]]) -> float | None:
@@ -72,10 +73,10 @@ def agreement_for(model_name: str, model_version: str, pairs: list[tuple[str, st
     )
 
 
-def agreement_by_model(*, user: AbstractBaseUser | AnonymousUser) -> list[Agreement]:
-    """Agreement per model version over every reviewed cell of the labs ``user`` administers."""
+def agreement_by_model(*, scope: Scope, user: User | AnonymousUser) -> list[Agreement]:
+    """Agreement per model version over every reviewed cell of the labs of ``scope`` that ``user`` administers."""
     rows = CellReview.objects.filter(
-        cell__run__slide__case__lab_id__in=lab_ids_for_user(user=user, roles=ADMIN_ROLES)
+        cell__run__slide__case__lab_id__in=scope_role_lab_ids(scope=scope, user=user, roles=ADMIN_ROLES)
     ).values_list("cell__run__model_name", "cell__run__model_version", "cell__ai_label", "label")
     grouped: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
     for name, version, ai, reviewed in rows:

@@ -1,7 +1,7 @@
 """Reviewed cells as a labelled dataset for retraining: a zip of crops and a ``manifest.csv``.
 
 The manifest is in ``inference.evaluate``'s format: ``path,label`` with paths relative to the manifest and label 1 for
-a blast, 0 for a white cell that is not one (reviewed as normal or other white cell). Artefacts and unsure cells are
+a blast, 0 for a white cell that is not one (reviewed as any other white cell of the differential). Artefacts and unsure cells are
 left out: they are neither. Extra columns (``review_label``, ``ai_p_blast``, ``model_version``) say where each row
 came from; readers of the format ignore them. No patient data goes in: files are named by cell id only.
 """
@@ -12,20 +12,21 @@ import csv
 import io
 import zipfile
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 
 from alllab.accounts.models import ADMIN_ROLES
-from alllab.accounts.selectors import lab_ids_for_user
-from alllab.review.models import CellReview, ReviewLabel
+from alllab.accounts.scope import Scope, scope_role_lab_ids
+from alllab.review.models import WHITE_CELL_LABELS, CellReview, ReviewLabel
 
-EXPORT_LABELS = {ReviewLabel.BLAST: 1, ReviewLabel.NORMAL: 0, ReviewLabel.OTHER_WBC: 0}
+EXPORT_LABELS: dict[str, int] = {label: int(label == ReviewLabel.BLAST) for label in WHITE_CELL_LABELS}
 MANIFEST_COLUMNS = ["path", "label", "review_label", "ai_p_blast", "model_version"]
 
 
-def exportable_reviews(*, user: AbstractBaseUser | AnonymousUser, lab_id: int | None = None) -> QuerySet[CellReview]:
-    """Reviewed white cells with a crop, of the labs ``user`` administers (optionally one of them), by cell id."""
-    labs = lab_ids_for_user(user=user, roles=ADMIN_ROLES)
+def exportable_reviews(*, scope: Scope, user: User | AnonymousUser, lab_id: int | None = None) -> QuerySet[CellReview]:
+    """Reviewed white cells with a crop, of the labs of ``scope`` that ``user`` administers (optionally one of them),
+    by cell id."""
+    labs = scope_role_lab_ids(scope=scope, user=user, roles=ADMIN_ROLES)
     if lab_id is not None:
         labs = [i for i in labs if i == lab_id]
     return (

@@ -10,7 +10,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from alllab.accounts.models import ADMIN_ROLES
-from alllab.accounts.selectors import lab_ids_for_user, lab_list
+from alllab.accounts.scope import scope_for_user, scope_role_lab_ids
+from alllab.accounts.selectors import lab_list
 from alllab.review.agreement import agreement_by_model
 from alllab.review.export import dataset_zip, exportable_reviews
 from alllab.review.models import AuditEvent, ReviewLabel
@@ -19,7 +20,7 @@ from alllab.review.services import audit_record
 
 
 def _require_lab_admin(request: HttpRequest) -> list[int]:
-    labs = lab_ids_for_user(user=request.user, roles=ADMIN_ROLES)
+    labs = scope_role_lab_ids(scope=scope_for_user(request.user), user=request.user, roles=ADMIN_ROLES)
     if not labs:
         raise PermissionDenied("Only lab admins see model agreement and export reviewed cells.")
     return labs
@@ -30,10 +31,10 @@ def _require_lab_admin(request: HttpRequest) -> list[int]:
 def agreement_view(request: HttpRequest) -> HttpResponse:
     _require_lab_admin(request)
     context = {
-        "agreements": agreement_by_model(user=request.user),
+        "agreements": agreement_by_model(scope=scope_for_user(request.user), user=request.user),
         "review_labels": ReviewLabel.choices,
         "labs": lab_list(user=request.user, roles=ADMIN_ROLES),
-        "n_exportable": exportable_reviews(user=request.user).count(),
+        "n_exportable": exportable_reviews(scope=scope_for_user(request.user), user=request.user).count(),
     }
     return render(request, "review/agreement.html", context)
 
@@ -43,7 +44,7 @@ def agreement_view(request: HttpRequest) -> HttpResponse:
 def lab_audit_view(request: HttpRequest) -> HttpResponse:
     """The lab-wide trail (latest 2000 events), sign-ins included, for lab admins."""
     _require_lab_admin(request)
-    events = list(audit_for_labs(user=request.user)[:2000])
+    events = list(audit_for_labs(scope=scope_for_user(request.user), user=request.user)[:2000])
     return render(request, "review/lab_audit.html", {"events": events})
 
 
@@ -59,7 +60,7 @@ def export_view(request: HttpRequest) -> HttpResponse:
         return HttpResponse("lab must be a lab id.", status=400, content_type="text/plain")
     if lab_id is not None and lab_id not in labs:
         raise PermissionDenied("You do not administer that lab.")
-    data, n = dataset_zip(exportable_reviews(user=request.user, lab_id=lab_id))
+    data, n = dataset_zip(exportable_reviews(scope=scope_for_user(request.user), user=request.user, lab_id=lab_id))
     if n == 0:
         return HttpResponse("No reviewed white cells to export yet.", status=404, content_type="text/plain")
     for lab in [lab_id] if lab_id is not None else labs:

@@ -11,21 +11,40 @@ from django.db import models
 
 from alllab.accounts.models import Lab
 from alllab.analysis.models import Cell
+from alllab.analysis.summaries import NEGATIVE_MIN_CELLS
 from alllab.cases.models import Case
 
 
 class ReviewLabel(models.TextChoices):
-    """What a reviewer may call a cell. Only blast, normal and other white cell count as white cells."""
+    """What a reviewer may call a cell: the white-cell differential a lab reports, then two classes it does not count.
+
+    The white classes (blast ... other white cell) are the differential's denominator; a smudge cell or artefact
+    (which includes a cell cut by the image border) and an unsure cell are counted but never in a percentage.
+    """
 
     BLAST = "blast", "Blast"
-    NORMAL = "normal", "Normal lymphocyte"
+    LYMPHOCYTE = "lymphocyte", "Lymphocyte"
+    NEUTROPHIL = "neutrophil", "Neutrophil"
+    MONOCYTE = "monocyte", "Monocyte"
+    EOSINOPHIL = "eosinophil", "Eosinophil"
+    BASOPHIL = "basophil", "Basophil"
     OTHER_WBC = "other_wbc", "Other white cell"
-    ARTEFACT = "artefact", "Artefact or smudge cell"
+    ARTEFACT = "artefact", "Smudge cell or artefact"
     UNSURE = "unsure", "Unsure"
 
 
-WHITE_CELL_LABELS = (ReviewLabel.BLAST, ReviewLabel.NORMAL, ReviewLabel.OTHER_WBC)
-MIN_REVIEWED_WHITE_CELLS = 100  # a manual differential on fewer cells is too imprecise to report without a warning
+WHITE_CELL_LABELS = (
+    ReviewLabel.BLAST,
+    ReviewLabel.LYMPHOCYTE,
+    ReviewLabel.NEUTROPHIL,
+    ReviewLabel.MONOCYTE,
+    ReviewLabel.EOSINOPHIL,
+    ReviewLabel.BASOPHIL,
+    ReviewLabel.OTHER_WBC,
+)
+# A manual differential on fewer white cells is too imprecise to report without a warning; the same number as the
+# screen's minimum for a negative (inference.summary.NEGATIVE_MIN_CELLS), so the reviewed and the AI call agree on it.
+MIN_REVIEWED_WHITE_CELLS = NEGATIVE_MIN_CELLS
 
 
 class CellReview(models.Model):
@@ -111,6 +130,9 @@ class AuditEvent(models.Model):
         SIGN_OFF = "sign_off", "Signed off"
         AMEND = "amend", "Amended"
         EXPORT = "export", "Exported reviewed cells"
+        MODEL_ADAPT = "model_adapt", "Started adapting the lab's model"
+        MODEL_ACTIVATE = "model_activate", "Activated a lab model"
+        MODEL_ROLLBACK = "model_rollback", "Rolled back the lab model"
 
     at = models.DateTimeField(db_index=True)
     actor = models.ForeignKey(

@@ -1,10 +1,9 @@
-"""Signals other apps may listen to, so they can act on a sign-off without the review app knowing them.
+"""Events of the review app, for the apps above it (interop): they act on a signature without ``review`` knowing them.
 
-``report_version_signed`` is sent once the transaction that froze a version has committed (a receiver never sees a
-version that was rolled back), with ``version`` (the ``ReportVersion``) and ``case_id``. The interop app can use it
-to push a final or amended result to a LIS.
+``report_signed`` is sent once the transaction that froze a report version (a sign-off, version 1, or an amendment,
+version n) has committed, with ``case_id`` and ``version`` (its number).
 """
 
 from django.dispatch import Signal
 
-report_version_signed = Signal()
+report_signed = Signal()

@@ -1,9 +1,11 @@
 """Model builders and the checkpoint format.
 
 A checkpoint is one ``torch.save`` dict holding the architecture name, its config, the preprocessing
-(input size, mean, std, stain normalisation), class names, version, temperature, metrics, the state dict
-and a sha256 of that state. Loading rebuilds the model from the stored config, loads strictly and refuses
-a checkpoint whose state does not hash to the stored sha256.
+(``inference.preprocess.Preprocessing``: input size, mean, std, stain target, operating point, domain
+reference), class names, version, temperature, metrics, the state dict and a sha256 of that state. Loading
+rebuilds the model from the stored config, loads strictly and refuses a checkpoint whose state does not
+hash to the stored sha256. Format 1 checkpoints (no operating point; 0.3.0 and older, including the shipped
+one before 0.3.1) are converted on load: their preprocessing gets the legacy operating point.
 """
 
 from __future__ import annotations
@@ -17,24 +19,27 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..preprocess import Preprocessing
+from .base import CellClassifier
 from .densenet import DenseNet, DenseNetConfig
 from .efficientnet import EfficientNetLite0, EfficientNetLiteConfig
 from .hybrid_vgg import HybridVGG, HybridVGGConfig
 from .resnet import ResNet, ResNetConfig
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_FORMATS = (1, 2)  # 1: preprocessing without operating point or domain reference
 
 
 class CheckpointError(Exception):
     """A checkpoint file is missing, malformed, tampered with, or does not fit its architecture."""
 
 
-def _build_hybrid_vgg(config: dict) -> nn.Module:
+def _build_hybrid_vgg(config: dict) -> CellClassifier:
     return HybridVGG(HybridVGGConfig.from_dict(config))
 
 
 # name -> (builder taking the stored config dict, default config). The baselines are for cross-validation only.
-ARCHITECTURES: dict[str, Callable[[dict], nn.Module]] = {
+ARCHITECTURES: dict[str, Callable[[dict], CellClassifier]] = {
     "hybrid_vgg": _build_hybrid_vgg,
     "resnet50": lambda config: ResNet(ResNetConfig.from_dict(config)),
     "densenet121": lambda config: DenseNet(DenseNetConfig.from_dict(config)),
@@ -48,12 +53,7 @@ DEFAULT_CONFIGS: dict[str, Callable[[], dict]] = {
 }
 
 
-def register(name: str, builder: Callable[[dict], nn.Module]) -> None:
-    """Add an architecture so checkpoints naming it can be rebuilt."""
-    ARCHITECTURES[name] = builder
-
-
-def build_model(*, arch: str, config: dict) -> nn.Module:
+def build_model(*, arch: str, config: dict) -> CellClassifier:
     """Build an untrained model of architecture ``arch`` from its config dict."""
     if arch not in ARCHITECTURES:
         raise CheckpointError(f"unknown architecture {arch!r}; known: {sorted(ARCHITECTURES)}")
@@ -79,10 +79,10 @@ def state_sha256(state: dict[str, torch.Tensor]) -> str:
 class Checkpoint:
     """A loaded checkpoint: the ready model plus everything stored with it."""
 
-    model: nn.Module
+    model: CellClassifier
     arch: str
     config: dict
-    preprocessing: dict
+    preprocessing: Preprocessing
     class_names: list[str]
     version: str
     temperature: float
@@ -97,7 +97,7 @@ def save_checkpoint(
     *,
     arch: str = "hybrid_vgg",
     config: dict,
-    preprocessing: dict,
+    preprocessing: Preprocessing | dict,
     class_names: list[str],
     version: str,
     temperature: float = 1.0,
@@ -111,7 +111,7 @@ def save_checkpoint(
         "format": FORMAT_VERSION,
         "arch": arch,
         "config": config,
-        "preprocessing": preprocessing,
+        "preprocessing": Preprocessing.coerce(preprocessing).to_dict(),
         "class_names": list(class_names),
         "version": version,
         "temperature": float(temperature),
@@ -126,6 +126,37 @@ def save_checkpoint(
     torch.save(payload, tmp)
     tmp.replace(path)  # never leave a half-written checkpoint where a worker might load it
     return digest
+
+
+def checkpoint_derive(
+    base: Checkpoint,
+    out: str | Path,
+    *,
+    version: str,
+    extra: dict[str, Any],
+    model: nn.Module | None = None,
+    preprocessing: Preprocessing | dict | None = None,
+    class_names: list[str] | None = None,
+    temperature: float | None = None,
+    metrics: dict[str, Any] | None = None,
+) -> str:
+    """Write ``out``, a checkpoint derived from ``base``, and return the sha256 of its state.
+
+    It keeps ``base``'s architecture and config, and its model, preprocessing, class names, temperature and metrics
+    unless given; its ``extra`` is ``base.extra`` updated by ``extra`` (the derivation's provenance).
+    """
+    return save_checkpoint(
+        out,
+        base.model if model is None else model,
+        arch=base.arch,
+        config=base.config,
+        preprocessing=base.preprocessing if preprocessing is None else preprocessing,
+        class_names=base.class_names if class_names is None else class_names,
+        version=version,
+        temperature=base.temperature if temperature is None else temperature,
+        metrics=base.metrics if metrics is None else metrics,
+        extra={**base.extra, **extra},
+    )
 
 
 _REQUIRED = (
@@ -157,8 +188,8 @@ def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu") -> 
     if not isinstance(payload, dict) or any(k not in payload for k in _REQUIRED):
         missing = [k for k in _REQUIRED if not isinstance(payload, dict) or k not in payload]
         raise CheckpointError(f"{path} is not an ALL-Lab checkpoint (missing {missing})")
-    if payload["format"] != FORMAT_VERSION:
-        raise CheckpointError(f"{path}: checkpoint format {payload['format']} not supported (want {FORMAT_VERSION})")
+    if payload["format"] not in READABLE_FORMATS:
+        raise CheckpointError(f"{path}: checkpoint format {payload['format']} not supported (want {READABLE_FORMATS})")
     state = payload["state_dict"]
     digest = state_sha256(state)
     if digest != payload["sha256"]:
@@ -173,7 +204,7 @@ def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu") -> 
         model=model,
         arch=payload["arch"],
         config=payload["config"],
-        preprocessing=payload["preprocessing"],
+        preprocessing=_preprocessing(path, payload["preprocessing"]),
         class_names=list(payload["class_names"]),
         version=str(payload["version"]),
         temperature=float(payload["temperature"]),
@@ -183,16 +214,23 @@ def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu") -> 
     )
 
 
+def _preprocessing(path: Path, stored: Any) -> Preprocessing:
+    try:
+        return Preprocessing.coerce(stored)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: malformed preprocessing: {exc}") from exc
+
+
 __all__ = [
     "ARCHITECTURES",
     "DEFAULT_CONFIGS",
     "Checkpoint",
+    "CellClassifier",
     "CheckpointError",
     "HybridVGG",
     "HybridVGGConfig",
     "build_model",
     "load_checkpoint",
-    "register",
     "save_checkpoint",
     "state_sha256",
 ]

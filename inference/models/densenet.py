@@ -7,9 +7,12 @@ bottleneck 4x, compression 0.5, one-logit head (about 7 M parameters).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 from torch import nn
+
+from .base import CellClassifier
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,7 @@ class DenseLayer(nn.Module):
         return torch.cat([x, self.body(x)], dim=1)  # (B, C + growth, H, W)
 
 
-class DenseNet(nn.Module):
+class DenseNet(CellClassifier):
     """DenseNet-BC with a one-logit head."""
 
     def __init__(self, cfg: DenseNetConfig) -> None:
@@ -82,9 +85,6 @@ class DenseNet(nn.Module):
     def forward_head(self, feats: torch.Tensor) -> torch.Tensor:
         return self.head(self.dropout(feats.mean(dim=(2, 3)))).squeeze(1)  # (B,)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
 
-
-def densenet121(**overrides) -> DenseNet:
+def densenet121(**overrides: Any) -> DenseNet:
     return DenseNet(DenseNetConfig(**overrides))

@@ -12,20 +12,30 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
+from .base import CellClassifier
+
 # (expand ratio, kernel, stride, output channels, repeats) per stage: EfficientNet-B0's, which Lite0 keeps.
-STAGES = ((1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2), (6, 3, 2, 80, 3), (6, 5, 1, 112, 3), (6, 5, 2, 192, 4))
+STAGES: tuple[tuple[int, int, int, int, int], ...] = (
+    (1, 3, 1, 16, 1),
+    (6, 3, 2, 24, 2),
+    (6, 5, 2, 40, 2),
+    (6, 3, 2, 80, 3),
+    (6, 5, 1, 112, 3),
+    (6, 5, 2, 192, 4),
+)
 STAGES += ((6, 3, 1, 320, 1),)
-BN = {"eps": 1e-3, "momentum": 0.01}  # the TensorFlow port's batch-norm settings
+BN: dict[str, Any] = {"eps": 1e-3, "momentum": 0.01}  # the TensorFlow port's batch-norm settings
 
 
 @dataclass(frozen=True)
 class EfficientNetLiteConfig:
     dropout: float = 0.5
-    pretrained: bool = True  # training starts from ImageNet (``crossval.make_model`` loads it; see load_imagenet)
+    pretrained: bool = True  # training starts from ImageNet (``training.train.initial_model`` loads it)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -58,7 +68,7 @@ class MBConv(nn.Module):
         return y + x if self.skip else y
 
 
-class EfficientNetLite0(nn.Module):
+class EfficientNetLite0(CellClassifier):
     """One logit (positive = blast) on an ImageNet-shaped trunk; ~3.4 M parameters."""
 
     def __init__(self, cfg: EfficientNetLiteConfig) -> None:
@@ -98,6 +108,23 @@ class EfficientNetLite0(nn.Module):
         if unexpected or set(missing) != {"head.weight", "head.bias"}:
             raise RuntimeError(f"ImageNet weights do not fit: missing {missing}, unexpected {unexpected}")
 
+    def fused(self) -> EfficientNetLite0:
+        """A copy with each named conv + BN pair folded (they are attributes here, not a Sequential)."""
+        import copy
+
+        from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+        model = copy.deepcopy(self).eval()
+        pairs: list[tuple[nn.Module, str, str]] = [(model, "_conv_stem", "_bn0"), (model, "_conv_head", "_bn1")]
+        for block in model._blocks:
+            pairs += [(block, "_depthwise_conv", "_bn1"), (block, "_project_conv", "_bn2")]
+            if block.expand:
+                pairs.append((block, "_expand_conv", "_bn0"))
+        for owner, conv, bn in pairs:
+            setattr(owner, conv, fuse_conv_bn_eval(getattr(owner, conv), getattr(owner, bn)))
+            setattr(owner, bn, nn.Identity())
+        return model
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) -> (B, 1280, H/32, W/32)."""
         x = nn.functional.relu6(self._bn0(self._conv_stem(x)))
@@ -105,6 +132,3 @@ class EfficientNetLite0(nn.Module):
 
     def forward_head(self, feats: torch.Tensor) -> torch.Tensor:
         return self.head(self.dropout(feats.mean(dim=(2, 3)))).squeeze(1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))

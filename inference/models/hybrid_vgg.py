@@ -10,9 +10,12 @@ so all four variants are this one file.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 from torch import nn
+
+from .base import CellClassifier
 
 
 @dataclass(frozen=True)
@@ -56,20 +59,15 @@ class SqueezeExcitation(nn.Module):
 
 
 class SpatialAttention(nn.Module):
-    """Spatial attention (CBAM): a (B, 1, H, W) gate from channel-mean and channel-max maps.
-
-    The last gate is kept in ``last_map`` so the predictor can show where the network looked.
-    """
+    """Spatial attention (CBAM): a (B, 1, H, W) gate from channel-mean and channel-max maps."""
 
     def __init__(self, kernel: int) -> None:
         super().__init__()
         self.conv = nn.Conv2d(2, 1, kernel, padding=kernel // 2)
-        self.last_map: torch.Tensor | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pooled = torch.cat([x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1)  # (B, 2, H, W)
         gate = torch.sigmoid(self.conv(pooled))  # (B, 1, H, W)
-        self.last_map = gate.detach()
         return x * gate
 
 
@@ -101,7 +99,7 @@ class HybridBlock(nn.Module):
         return self.pool(y)  # (B, C_out, H/2, W/2)
 
 
-class HybridVGG(nn.Module):
+class HybridVGG(CellClassifier):
     """Binary leukocyte classifier: one logit, positive = leukemic blast."""
 
     def __init__(self, cfg: HybridVGGConfig) -> None:
@@ -130,41 +128,14 @@ class HybridVGG(nn.Module):
         pooled = feats.mean(dim=(2, 3))  # (B, C)
         return self.head(self.dropout(pooled)).squeeze(1)  # (B,)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
+    def cam_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Grad-CAM looks at the second-to-last block (12x12 at 96 px input): the last is too coarse (6x6)."""
+        return self.blocks[:-1](x)
 
-    def attention_map(self) -> torch.Tensor | None:
-        """The spatial-attention gate of the last block from the latest forward pass, (B, 1, h, w), or None."""
-        last = self.blocks[-1]
-        return last.spatial.last_map if last.spatial is not None else None
+    def cam_head(self, feats: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.blocks[-1](feats))
 
 
-def hybrid_vgg(*, residual: bool = True, attention: bool = True, **overrides) -> HybridVGG:
+def hybrid_vgg(*, residual: bool = True, attention: bool = True, **overrides: Any) -> HybridVGG:
     """Build a hybrid VGG; ``residual=False, attention=False`` is the plain-VGG ablation."""
     return HybridVGG(HybridVGGConfig(residual=residual, attention=attention, **overrides))
-
-
-def fuse_for_inference(model: HybridVGG) -> HybridVGG:
-    """A copy with every conv + BatchNorm pair folded into one conv (eval-mode maths, same outputs to ~1e-5).
-
-    BatchNorm in eval mode is an affine map, so folding it into the preceding conv removes a full pass over
-    each feature map: about half the CPU time per cell on this machine.
-    """
-    import copy
-
-    from torch.nn.utils.fusion import fuse_conv_bn_eval
-
-    fused = copy.deepcopy(model).eval()
-    for block in fused.blocks:
-        layers, out, i = list(block.body), [], 0
-        while i < len(layers):
-            if isinstance(layers[i], nn.Conv2d) and i + 1 < len(layers) and isinstance(layers[i + 1], nn.BatchNorm2d):
-                out.append(fuse_conv_bn_eval(layers[i], layers[i + 1]))
-                i += 2
-            else:
-                out.append(layers[i])
-                i += 1
-        block.body = nn.Sequential(*out)
-        if block.skip is not None:
-            block.skip = fuse_conv_bn_eval(block.skip[0], block.skip[1])
-    return fused

@@ -8,9 +8,12 @@ one-logit head, ``width`` scales every channel count (1.0 = the standard 23.5 M-
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 from torch import nn
+
+from .base import CellClassifier
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,7 @@ class Bottleneck(nn.Module):
         return torch.relu(self.body(x) + self.skip(x))
 
 
-class ResNet(nn.Module):
+class ResNet(CellClassifier):
     """ResNet with bottlenecks and a one-logit head."""
 
     def __init__(self, cfg: ResNetConfig) -> None:
@@ -84,9 +87,6 @@ class ResNet(nn.Module):
     def forward_head(self, feats: torch.Tensor) -> torch.Tensor:
         return self.head(self.dropout(feats.mean(dim=(2, 3)))).squeeze(1)  # (B,)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
 
-
-def resnet50(**overrides) -> ResNet:
+def resnet50(**overrides: Any) -> ResNet:
     return ResNet(ResNetConfig(**overrides))

@@ -6,7 +6,7 @@ colour). Touching cells are split by a marker watershed in two stages (see ``spl
 distance transform of the cell mask, one marker per "own-disc" maximum (a point that is the highest within
 its own inscribed radius), two markers merged unless the straight path between them crosses a neck
 narrower than ``NECK_RATIO`` of the smaller radius; then, only for regions too big or too concave to be one
-cell, on the distance transform of the nucleus mask. Every size is in red-cell diameters, so the rules
+cell, on the distance transform of the nucleus mask (and stages 3-4 for packed blasts, see ``split_cells``). Every size is in red-cell diameters, so the rules
 hold at any magnification.
 """
 
@@ -30,12 +30,49 @@ MIN_SINGLE_SOLIDITY = 0.85
 NUCLEUS_MARKER_RBC = 0.4
 FLOOD_LEVELS = 24
 NECK_RATIO = 0.72  # overlapping equal discs whose centres are 1.4 radii apart have a neck of ~0.71
+# Lobe regrouping (``merge_lobes``): two touching regions are lobes of one cell when neither nucleus is
+# blast-sized (largest inscribed radius below LOBE_MAX_RADIUS_RBC; blasts' are >= ~0.55 on the training fields)
+# and together they fill their convex hull (solidity >= LOBE_MIN_SOLIDITY) with cell or cytoplasm, not slide
+# background (at most LOBE_MAX_BACKGROUND of the hull). Set on BCCD trainval and ALL-IDB1 even fields.
+LOBE_MAX_RADIUS_RBC = 0.5
+# Stage 3 (``split_packed``): the darker part of a too-big region (pixels above this quantile of its darkness) and
+# the inscribed radius of one nucleus core there, in red-cell diameters. Set on ALL-IDB1 even fields.
+PACKED_CORE_QUANTILE = 0.5
+PACKED_MARKER_RBC = 0.3
+PACKED_MIN_NUCLEUS_FRACTION = 0.75  # blasts: the nucleus fills most of the cell (high N:C), lobed granulocytes: not
+LOBE_MIN_SOLIDITY = 0.8
+LOBE_MAX_BACKGROUND = 0.1
+# Lobe regrouping also for big lobes (second pass): two regions are lobes of one cell when both nuclei are below
+# LOBE_BIG_RADIUS_RBC, the pair is less than LOBE_MAX_NUCLEUS_FRACTION nucleus (1.0 turns the rule off) and together
+# they are nearly convex (LOBE_BIG_MIN_SOLIDITY: one round cell cut between its lobes, not two touching round cells,
+# whose outline has notches). Without the solidity condition it joined the synthetic touching pairs of the tests;
+# 0.96 and the resolution floor were set on those synthetic smears, then checked on BCCD trainval + ALL-IDB1 even
+# fields (``seg_variants area_hmax+lobes_big_f0.6_s0.96``; see docs/results/segmentation.md).
+LOBE_BIG_RADIUS_RBC = 0.7
+LOBE_MAX_NUCLEUS_FRACTION = 0.6
+# ... and when the two nuclei come within this many red-cell diameters of each other. 0 or less: no gap condition
+# (as shipped; tried as a variant, ``_g0.15``).
+LOBE_MAX_GAP_RBC = 0.0
+LOBE_BIG_MIN_SOLIDITY = 0.96  # ... and the pair's union fills at least this share of its convex hull (0: no condition)
+LOBE_BIG_MIN_RBC_PX = 20.0  # ... only where a red cell is at least this many working pixels (shapes too coarse below)
+# Stage 4 (``split_by_area``, second pass): a region >= AREA_SPLIT_MIN_NUCLEUS_FRACTION nucleus and at least
+# AREA_SPLIT_MIN_K expected blast areas is split into at most k = round(area / blast area) cells, seeded at the
+# h-maxima (h = AREA_SPLIT_H_RBC red-cell diameters) of its nucleus distance transform (``topk``: at its k highest
+# maxima a blast radius apart). The blast area, 3.0 red-cell areas, is the median single-blast detection of the even
+# ALL-IDB1 fields (IQR 2.55-3.42); 0 turns stage 4 off. Variants compared in seg_variants on training images.
+AREA_SPLIT_BLAST_RBC = 3.0
+AREA_SPLIT_MIN_K = 1.5  # a region this many blast areas or more is a candidate
+AREA_SPLIT_H_RBC = 0.1
+AREA_SPLIT_SEEDS = "hmax"
+AREA_SPLIT_MIN_NUCLEUS_FRACTION = 0.75
+AREA_SPLIT_FALLBACK = False  # with fewer than 2 h-maxima: k spatial clusters of the region's pixels instead
+AREA_SPLIT_NOT_ONE_CELL = False  # only regions that do not look like one cell (``looks_like_one_cell``)
 
 
 def cell_mask(labels: np.ndarray, nucleus: np.ndarray, rbc_px: float) -> np.ndarray:
     """Nucleus plus connected cytoplasm within reach, holes filled, edges smoothed (bool mask)."""
     allowed = ((labels == CYTOPLASM) | (labels == NUCLEUS)).astype(np.uint8)
-    grown = nucleus.astype(np.uint8)
+    grown: np.ndarray = nucleus.astype(np.uint8)
     steps = max(1, int(round(CYTOPLASM_REACH_RBC * rbc_px)))
     kernel = np.ones((3, 3), np.uint8)
     for _ in range(steps):
@@ -67,14 +104,22 @@ def _has_neck(dist: np.ndarray, a: tuple[float, float, float], b: tuple[float, f
     return float(dist[ys, xs].min()) < NECK_RATIO * min(ra, rb)
 
 
-def split_cells(mask: np.ndarray, rbc_px: float, nucleus: np.ndarray | None = None) -> np.ndarray:
-    """Label image (int32, 0 = none) with touching cells separated, in two stages.
+def split_cells(
+    mask: np.ndarray, rbc_px: float, nucleus: np.ndarray | None = None, darkness: np.ndarray | None = None
+) -> np.ndarray:
+    """Label image (int32, 0 = none) with touching cells separated, in up to three stages.
 
     1. Markers and necks from the distance transform of the cell mask: splits cells that touch at a neck.
     2. Only for regions that do not look like one cell (``looks_like_one_cell``), markers and necks from the
        distance transform of the nucleus mask inside the region: tightly packed blasts press into polygons
        whose cell mask has no neck at all, but the thin pale line between two nuclei still shows there. Round,
        convex regions are left whole, so the lobes of one neutrophil or eosinophil are never split apart.
+    3. With ``darkness`` (a smoothed nucleus score per pixel), for regions that still do not look like one cell:
+       markers and necks from the darker part of the region (``split_packed``), where the pale lines between
+       nuclei pressed together show although the nucleus mask merged them. Markers need a core of inscribed
+       radius ``PACKED_MARKER_RBC``, thicker than a neutrophil's lobes; ``merge_lobes`` rejoins lobes after.
+    4. With ``AREA_SPLIT_BLAST_RBC`` > 0, regions that are mostly nucleus and about k blast areas big are cut at the
+       h-maxima of their nucleus distance transform (``split_by_area``): a shallow waist between fused nuclei.
     """
     first = _split_once(mask, mask, rbc_px)
     if nucleus is None:
@@ -92,7 +137,212 @@ def split_cells(mask: np.ndarray, rbc_px: float, nucleus: np.ndarray | None = No
         if sub.max() > 1:
             out[sl][region] = sub[region] + next_label
             next_label += int(sub.max()) + 1
+    if darkness is not None:
+        out = split_packed(out, darkness, nuclei, rbc_px)
+    return split_by_area(out, nuclei, rbc_px) if AREA_SPLIT_BLAST_RBC > 0 else out
+
+
+def split_by_area(labels: np.ndarray, nuclei: np.ndarray, rbc_px: float) -> np.ndarray:
+    """Stage 4: split a mostly-nucleus region of about k expected blast areas into k cells (see ``AREA_SPLIT_*``)."""
+    out = labels.copy()
+    next_label = int(labels.max()) + 1
+    blast_area = AREA_SPLIT_BLAST_RBC * np.pi * (rbc_px / 2.0) ** 2
+    for i, sl in enumerate(ndi.find_objects(labels), start=1):
+        if sl is None:
+            continue
+        region = labels[sl] == i
+        area = float(region.sum())
+        nuc = nuclei[sl] & region
+        if area < AREA_SPLIT_MIN_K * blast_area or nuc.sum() < AREA_SPLIT_MIN_NUCLEUS_FRACTION * area:
+            continue
+        if AREA_SPLIT_NOT_ONE_CELL and looks_like_one_cell(region, rbc_px):
+            continue
+        k = max(2, int(round(area / blast_area)))
+        dist = cv2.distanceTransform(np.pad(nuc, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
+        seeds = _area_seeds(dist, k, rbc_px, np.sqrt(blast_area / np.pi))
+        if seeds.max() < 2 and AREA_SPLIT_FALLBACK:
+            seeds = _spatial_seeds(region, k)
+        if seeds.max() < 2:
+            continue
+        cell_dist = cv2.distanceTransform(np.pad(region, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
+        sub = _flood(-(dist + 0.1 * cell_dist), seeds, region)
+        sub[region & (sub == 0)] = 1
+        out[sl][region] = sub[region] + next_label
+        next_label += int(sub.max()) + 1
     return out
+
+
+def _spatial_seeds(region: np.ndarray, k: int, iterations: int = 10) -> np.ndarray:
+    """k clusters of the region's pixel coordinates (Lloyd, started evenly along the principal axis) as seeds."""
+    ys, xs = np.nonzero(region)
+    pts = np.stack([ys, xs], axis=1).astype(np.float64)
+    mean = pts.mean(axis=0)
+    _, _, vt = np.linalg.svd(pts - mean, full_matrices=False)
+    proj = (pts - mean) @ vt[0]
+    centres = np.stack([pts[np.argmin(np.abs(proj - q))] for q in np.quantile(proj, (np.arange(k) + 0.5) / k)])
+    for _ in range(iterations):
+        near = np.argmin(((pts[:, None, :] - centres[None]) ** 2).sum(axis=2), axis=1)
+        centres = np.stack([pts[near == c].mean(axis=0) if (near == c).any() else centres[c] for c in range(k)])
+    seeds = np.zeros(region.shape, np.int32)
+    seeds[ys, xs] = near + 1
+    return seeds
+
+
+def _area_seeds(dist: np.ndarray, k: int, rbc_px: float, blast_radius: float) -> np.ndarray:
+    """At most k seed blobs (labels 1..) on a nucleus distance map: h-maxima, or the k highest separated maxima."""
+    floor = PACKED_MARKER_RBC * rbc_px
+    if AREA_SPLIT_SEEDS == "hmax":
+        h = AREA_SPLIT_H_RBC * rbc_px
+        rec = np.maximum(dist - h, 0).astype(np.float32)
+        kernel = np.ones((3, 3), np.uint8)
+        while True:  # grey reconstruction by dilation of dist - h under dist
+            nxt = np.minimum(cv2.dilate(rec, kernel), dist)
+            if np.array_equal(nxt, rec):
+                break
+            rec = nxt
+        peaks = (dist - rec >= h - 1e-3) & (dist >= floor)
+        lab, n = ndi.label(peaks, structure=np.ones((3, 3)))
+        if n > k:  # keep the k highest
+            top = np.asarray(ndi.maximum(dist, lab, np.arange(1, n + 1)))
+            keep = np.argsort(-top)[:k] + 1
+            lab = np.where(np.isin(lab, keep), lab, 0)
+            lab, n = ndi.label(lab > 0, structure=np.ones((3, 3)))
+        return lab.astype(np.int32)
+    cand = own_disc_maxima(dist) & (dist >= floor)
+    ys, xs = np.nonzero(cand)
+    order = np.argsort(-dist[ys, xs])
+    chosen: list[tuple[int, int]] = []
+    for y, x in zip(ys[order], xs[order], strict=True):
+        if all((y - cy) ** 2 + (x - cx) ** 2 >= blast_radius**2 for cy, cx in chosen):
+            chosen.append((int(y), int(x)))
+            if len(chosen) == k:
+                break
+    seeds = np.zeros(dist.shape, np.int32)
+    for n, (y, x) in enumerate(chosen, start=1):
+        cv2.circle(seeds, (x, y), max(1, int(0.1 * rbc_px)), n, -1)
+    return seeds * (dist > 0)
+
+
+def split_packed(labels: np.ndarray, darkness: np.ndarray, nuclei: np.ndarray, rbc_px: float) -> np.ndarray:
+    """Stage 3 of ``split_cells``: split regions that do not look like one cell on the darker part of their pixels."""
+    out = labels.copy()
+    next_label = int(labels.max()) + 1
+    for i, sl in enumerate(ndi.find_objects(labels), start=1):
+        if sl is None:
+            continue
+        region = labels[sl] == i
+        if (
+            looks_like_one_cell(region, rbc_px)
+            or (nuclei[sl] & region).sum() < PACKED_MIN_NUCLEUS_FRACTION * region.sum()
+        ):
+            continue
+        dark = darkness[sl]
+        core = region & (dark >= np.quantile(dark[region], PACKED_CORE_QUANTILE))
+        core = cv2.morphologyEx(core.astype(np.uint8), cv2.MORPH_OPEN, disc(0.08 * rbc_px)).astype(bool)
+        sub = _split_once(region, core, rbc_px, min_marker_rbc=PACKED_MARKER_RBC)
+        if sub.max() > 1:
+            out[sl][region] = sub[region] + next_label
+            next_label += int(sub.max()) + 1
+    return out
+
+
+def merge_lobes(labels: np.ndarray, nucleus: np.ndarray, background: np.ndarray, rbc_px: float) -> np.ndarray:
+    """Join touching regions that are the lobes of one lobed cell (see ``LOBE_*``); labels are kept, not renumbered.
+
+    A bilobed eosinophil or a neutrophil whose pale or granular cytoplasm clustered with red cells reaches the
+    splitter as two or more nucleus lobes at a neck, and is cut there like two touching cells. What tells the two
+    apart: lobes are small nucleus pieces inside one shared, filled outline, while each of two touching cells has a
+    nucleus of its own that fills most of it, and background shows in the notches between them.
+    """
+    nuclei = fill_holes(nucleus)
+    out = labels.copy()
+    objects = ndi.find_objects(labels)
+    radius: dict[int, float] = {}
+    for i, sl in enumerate(objects, start=1):
+        if sl is None:
+            continue
+        own = (labels[sl] == i) & nuclei[sl]
+        d = cv2.distanceTransform(np.pad(own, 1).astype(np.uint8), cv2.DIST_L2, 5)
+        radius[i] = float(d.max()) / rbc_px
+    parent = {i: i for i in radius}
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    cross = np.ones((3, 3), np.uint8)
+    h, w = labels.shape
+    for i, r_i in radius.items():
+        if not 0 < r_i < max(LOBE_MAX_RADIUS_RBC, LOBE_BIG_RADIUS_RBC if LOBE_MAX_NUCLEUS_FRACTION < 1 else 0):
+            continue
+        sl = objects[i - 1]
+        y0, y1 = max(0, sl[0].start - 2), min(h, sl[0].stop + 2)
+        x0, x1 = max(0, sl[1].start - 2), min(w, sl[1].stop + 2)
+        win = labels[y0:y1, x0:x1]
+        ring = cv2.dilate((win == i).astype(np.uint8), cross).astype(bool) & (win != i)
+        for j in np.unique(win[ring]):
+            j = int(j)
+            if (
+                j == 0
+                or find(i) == find(j)
+                or not _lobe_pair(r_i, radius.get(j, 0.0), labels, nuclei, i, j, objects, rbc_px)
+            ):
+                continue
+            if _one_outline(labels, background, i, j, objects):
+                parent[find(j)] = find(i)
+    for i in radius:
+        root = find(i)
+        if root != i:
+            out[labels == i] = root
+    return out
+
+
+def _lobe_pair(
+    r_i: float, r_j: float, labels: np.ndarray, nuclei: np.ndarray, i: int, j: int, objects: list, rbc_px: float
+) -> bool:
+    """Are two touching regions' nuclei small enough for lobes (``LOBE_MAX_RADIUS_RBC``, or the big-lobe rule)?"""
+    if 0 < r_i < LOBE_MAX_RADIUS_RBC and 0 < r_j < LOBE_MAX_RADIUS_RBC:
+        return True
+    if LOBE_MAX_NUCLEUS_FRACTION >= 1 or rbc_px < LOBE_BIG_MIN_RBC_PX:
+        return False
+    if not (0 < r_i < LOBE_BIG_RADIUS_RBC and 0 < r_j < LOBE_BIG_RADIUS_RBC):
+        return False
+    a, b = objects[i - 1], objects[j - 1]
+    sl = (
+        slice(min(a[0].start, b[0].start), max(a[0].stop, b[0].stop)),
+        slice(min(a[1].start, b[1].start), max(a[1].stop, b[1].stop)),
+    )
+    union = (labels[sl] == i) | (labels[sl] == j)
+    if float((union & nuclei[sl]).sum()) >= LOBE_MAX_NUCLEUS_FRACTION * float(union.sum()):
+        return False
+    if LOBE_BIG_MIN_SOLIDITY > 0:
+        contours, _ = cv2.findContours(union.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        hull = cv2.contourArea(cv2.convexHull(np.vstack(contours)))
+        if hull <= 0 or float(union.sum()) / hull < LOBE_BIG_MIN_SOLIDITY:
+            return False
+    if LOBE_MAX_GAP_RBC <= 0:
+        return True
+    near_i = cv2.dilate(((labels[sl] == i) & nuclei[sl]).astype(np.uint8), disc(LOBE_MAX_GAP_RBC * rbc_px))
+    return bool((near_i.astype(bool) & (labels[sl] == j) & nuclei[sl]).any())
+
+
+def _one_outline(labels: np.ndarray, background: np.ndarray, i: int, j: int, objects: list) -> bool:
+    """Do regions i and j together fill their convex hull, with little slide background inside it?"""
+    a, b = objects[i - 1], objects[j - 1]
+    sl = (
+        slice(min(a[0].start, b[0].start), max(a[0].stop, b[0].stop)),
+        slice(min(a[1].start, b[1].start), max(a[1].stop, b[1].stop)),
+    )
+    union = ((labels[sl] == i) | (labels[sl] == j)).astype(np.uint8)
+    contours, _ = cv2.findContours(union, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    hull = np.zeros_like(union)
+    cv2.fillPoly(hull, [cv2.convexHull(np.vstack(contours))], 1)
+    hull_area = float(hull.sum())
+    if hull_area == 0 or union.sum() / hull_area < LOBE_MIN_SOLIDITY:
+        return False
+    return float((hull.astype(bool) & background[sl]).sum()) / hull_area <= LOBE_MAX_BACKGROUND
 
 
 def looks_like_one_cell(region: np.ndarray, rbc_px: float) -> bool:
@@ -154,8 +404,8 @@ def _split_once(
         sl = slices[c - 1]
         seeds = np.zeros(comp[sl].shape, np.int32)
         for k, g in enumerate(groups):
-            members = np.flatnonzero(roots == g) + 1
-            seeds[np.isin(plabels[sl], members)] = next_label + k
+            group_labels = np.flatnonzero(roots == g) + 1
+            seeds[np.isin(plabels[sl], group_labels)] = next_label + k
         out[sl][comp[sl] == c] = _flood(-(dist[sl] + 0.1 * cell_dist[sl]), seeds, comp[sl] == c)[comp[sl] == c]
         next_label += len(groups)
     return out

@@ -79,3 +79,34 @@ def square_resize(rgb: np.ndarray, size: int) -> np.ndarray:
         pad = ((d // 2, d - d // 2), (0, 0), (0, 0)) if h < w else ((0, 0), (d // 2, d - d // 2), (0, 0))
         rgb = np.pad(rgb, pad, mode="edge")
     return cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
+
+
+# The smallest side of a crop stored for a person to judge (the classifier's input size is separate: the checkpoint's
+# ``Preprocessing.input_size``). A lymphocyte is about one red-cell diameter, a third of the crop: ~85 px at 256.
+REVIEW_MIN_PX = 256
+
+
+def crop_for_review(
+    rgb: np.ndarray,
+    region: CellRegion,
+    *,
+    rbc_diameter_px: float,
+    min_px: int = REVIEW_MIN_PX,
+    cell_scale: float = DEFAULT_CELL_SCALE,
+    background: np.ndarray | None = None,
+) -> np.ndarray:
+    """The crop a morphologist looks at: the classifier's framing, at the smear's own pixels.
+
+    The window is the one :func:`crop_cell` cuts for the classifier (same centre, same ``cell_scale``), so a
+    Grad-CAM map laid over it lines up, but it is kept at native resolution; a window smaller than ``min_px`` (a
+    low-magnification field) is enlarged with bicubic interpolation so it is never shown as a thumbnail.
+
+    Returns:
+        (S, S, 3) uint8 RGB with S = max(min_px, the window's side in smear pixels).
+    """
+    side = max(2, int(round(cell_scale * rbc_diameter_px)))
+    native = crop_cell(rgb, region, rbc_diameter_px=rbc_diameter_px, out_size=side, cell_scale=cell_scale,
+                       background=background)  # fmt: skip
+    if side >= min_px:
+        return native
+    return cv2.resize(native, (min_px, min_px), interpolation=cv2.INTER_CUBIC)

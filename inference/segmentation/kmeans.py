@@ -74,27 +74,30 @@ def _sample(flat: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return flat[rng.integers(0, flat.shape[0], SAMPLE_PIXELS)]  # with replacement: much faster, same use
 
 
-def squared_distances(flat: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    """(N, K) squared distances, one centre at a time to keep memory at N floats per centre."""
-    d = np.empty((flat.shape[0], len(centres)), np.float32)
-    for k, c in enumerate(centres):
-        diff = flat - c
-        d[:, k] = np.einsum("ij,ij->i", diff, diff)
-    return d
-
-
 def assign(flat: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest and second-nearest centre of every feature row."""
-    d = squared_distances(flat, centres)
+    """Nearest and second-nearest centre of every feature row.
+
+    Ranks ``|c|^2 - 2 x.c``, the squared distance less the row's own ``|x|^2`` (the same for every centre, so the
+    ranking is unchanged): one (N, 3) x (3, K) product instead of K passes over the pixels.
+    """
+    c = np.asarray(centres, np.float32)
+    d = flat.astype(np.float32, copy=False) @ (-2.0 * c.T)
+    d += (c * c).sum(axis=1)
     nearest = d.argmin(axis=1)
     d[np.arange(len(d)), nearest] = np.inf
     return nearest.astype(np.uint8), d.argmin(axis=1).astype(np.uint8)
 
 
+def _nearest(flat: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Nearest centre of every row (the ranking of ``assign``)."""
+    c = np.asarray(centres, np.float32)
+    return (flat.astype(np.float32, copy=False) @ (-2.0 * c.T) + (c * c).sum(axis=1)).argmin(axis=1)
+
+
 def _lloyd(sample: np.ndarray, centres: np.ndarray) -> np.ndarray:
     centres = centres.copy()
     for _ in range(LLOYD_ITERATIONS):
-        nearest = squared_distances(sample, centres).argmin(axis=1)
+        nearest = _nearest(sample, centres)
         moved = 0.0
         for k in range(len(centres)):
             members = sample[nearest == k]
@@ -173,9 +176,11 @@ def modified_kmeans(
             break
         accepted = new_accepted
         for k in range(len(centres)):
-            members = flat[nearest == k] if k != NUCLEUS else flat[accepted.ravel()]
-            if len(members):
-                centres[k] = _sample(members, rng).mean(axis=0)
+            # Indices, not copies of the member rows: the same draw as sampling the rows, without copying the
+            # background's 200k+ rows first.
+            idx = np.flatnonzero(nearest == k) if k != NUCLEUS else np.flatnonzero(accepted.ravel())
+            if len(idx):
+                centres[k] = flat[_sample(idx, rng)].mean(axis=0)
     nearest = nearest.copy()
     nearest[(nearest == NUCLEUS) & ~accepted.ravel()] = CYTOPLASM
     nearest[accepted.ravel()] = NUCLEUS
@@ -190,7 +195,8 @@ def plain_kmeans(features: np.ndarray, *, seed: int = 0) -> Clustering:
     sample = _sample(flat, rng).astype(np.float32)
     cv2.setRNGSeed(seed)
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, LLOYD_ITERATIONS, 1e-3)
-    _, _, centres = cv2.kmeans(sample, 3, None, criteria, 3, cv2.KMEANS_PP_CENTERS)
+    # OpenCV's stubs omit None for bestLabels, which its binding takes (no initial labels with KMEANS_PP_CENTERS).
+    _, _, centres = cv2.kmeans(sample, 3, None, criteria, 3, cv2.KMEANS_PP_CENTERS)  # type: ignore[call-overload]
     nearest, _ = assign(flat, centres)
     wbc = int(np.argmax(nucleus_score(centres)))
     mask = (nearest == wbc).reshape(h, w)

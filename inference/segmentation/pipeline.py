@@ -13,15 +13,19 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ..types import CellRegion, Quality, Segmentation
-from .cells import MAX_SINGLE_RBC_AREAS, MIN_CELL_RBC_AREAS, cell_mask, split_cells
-from .colour import pixel_features
+from .cells import MAX_SINGLE_RBC_AREAS, MIN_CELL_RBC_AREAS, cell_mask, merge_lobes, split_cells
+from .colour import nucleus_score, pixel_features
 from .crop import DEFAULT_CELL_SCALE
-from .kmeans import MIN_NUCLEUS_RBC_AREAS, disc, modified_kmeans, plain_kmeans
+from .kmeans import BACKGROUND, MIN_NUCLEUS_RBC_AREAS, disc, modified_kmeans, plain_kmeans
 from .quality import assess
+from .reject import RegionFeatures, is_white_cell, region_features
 from .scale import estimate_rbc_diameter
 
 TARGET_RBC_PX = 24.0  # red-cell diameter at the working resolution
 MAX_UPSCALE = 2.0
+# A big field of small red cells (2592x1944 at 12 px) is not enlarged past this many pixels: it is segmented at
+# a smaller red-cell size instead (every rule is relative to it), which keeps the time bounded.
+MAX_WORK_PIXELS = 2_600_000
 METHODS = ("modified", "kmeans")
 PLAIN_MIN_AREA_RBC = 0.05  # the baseline drops only specks (noise), no other morphology
 SINGLE_CELL_MIN_RBC_AREAS = 0.05  # single-cell crops: anything but a speck at the centre is the cell
@@ -55,14 +59,14 @@ def find_cells(rgb: np.ndarray, *, method: str = "modified", single_cell: bool =
         # spectrum measured fragments. Fall back to our own crops' framing (``crop.DEFAULT_CELL_SCALE``).
         rbc_diameter = min(rgb.shape[:2]) / DEFAULT_CELL_SCALE
         trusted = False
-    seg = _segment(rgb, rbc_diameter, method, single_cell)
+    seg, _ = _segment(rgb, rbc_diameter, method, single_cell)
     if single_cell and seg.cells:
         # A crop filled by one big white cell shows too few whole red cells for the spectrum, which then
         # measures fragments. White cells are 1 to 2.5 red cells across: a centre cell wider than
         # SINGLE_CELL_MAX_RBC says the scale is wrong, so redo it at the scale that cell implies.
         cell_diameter = 2.0 * np.sqrt(seg.cells[0].area_px / np.pi)
         if cell_diameter > SINGLE_CELL_MAX_RBC * rbc_diameter:
-            seg = _segment(rgb, cell_diameter / TYPICAL_WBC_RBC, method, single_cell)
+            seg, _ = _segment(rgb, cell_diameter / TYPICAL_WBC_RBC, method, single_cell)
             trusted = False
     quality = seg.quality
     if not trusted:
@@ -70,16 +74,30 @@ def find_cells(rgb: np.ndarray, *, method: str = "modified", single_cell: bool =
     return Segmentation(seg.width, seg.height, seg.rbc_diameter_px, quality, seg.cells)
 
 
-def _segment(rgb: np.ndarray, rbc_diameter_px: float, method: str, single_cell: bool) -> Segmentation:
-    """Segment at a given red-cell diameter (pixels of ``rgb``)."""
+def find_candidates(rgb: np.ndarray) -> tuple[Segmentation, list[RegionFeatures]]:
+    """Every candidate region of the modified method before ``reject.is_white_cell``, with its features.
+
+    For setting the rejection thresholds on training images (``inference.training.seg_features``).
+    """
+    scale = estimate_rbc_diameter(rgb)
+    seg, feats = _segment(rgb, scale.rbc_diameter_px, "modified", False, reject=False)
+    return seg, feats
+
+
+def _segment(
+    rgb: np.ndarray, rbc_diameter_px: float, method: str, single_cell: bool, *, reject: bool = True
+) -> tuple[Segmentation, list[RegionFeatures]]:
+    """Segment at a given red-cell diameter (pixels of ``rgb``); the cells' rejection features alongside
+    (modified smear mode only, else empty)."""
     height, width = rgb.shape[:2]
-    s = min(MAX_UPSCALE, TARGET_RBC_PX / rbc_diameter_px)
+    s = min(MAX_UPSCALE, TARGET_RBC_PX / rbc_diameter_px, np.sqrt(MAX_WORK_PIXELS / (height * width)))
     interp = cv2.INTER_AREA if s < 1.0 else cv2.INTER_LINEAR
     work = cv2.resize(rgb, (max(8, round(width * s)), max(8, round(height * s))), interpolation=interp)
     sx, sy = work.shape[1] / width, work.shape[0] / height
     rbc_px = rbc_diameter_px * sx
     rbc_area = np.pi * (rbc_px / 2.0) ** 2
     px = pixel_features(work)
+    feats: dict[int, RegionFeatures] = {}
     if method == "modified":
         # In a crop centred on one white cell, the centred object is the cell by construction: the size
         # floor that keeps platelets out of smear counts would only lose small cells here.
@@ -87,9 +105,20 @@ def _segment(rgb: np.ndarray, rbc_diameter_px: float, method: str, single_cell: 
         clustering = modified_kmeans(px.features, rbc_px, min_nucleus_rbc_areas=min_nucleus)
         mask = cell_mask(clustering.labels, clustering.nucleus, rbc_px) if clustering.has_white_cells else None
         labels = (
-            split_cells(mask, rbc_px, clustering.nucleus) if mask is not None else np.zeros(work.shape[:2], np.int32)
+            split_cells(mask, rbc_px, clustering.nucleus, _darkness(px.features, rbc_px))
+            if mask is not None
+            else np.zeros(work.shape[:2], np.int32)
         )
+        if mask is not None and not single_cell:
+            labels = merge_lobes(labels, clustering.nucleus, clustering.labels == BACKGROUND, rbc_px)
         min_area = (SINGLE_CELL_MIN_RBC_AREAS if single_cell else MIN_CELL_RBC_AREAS) * rbc_area
+        if not single_cell:
+            feats = region_features(labels, clustering.nucleus, rbc_px)
+            if reject:
+                drop = [i for i, f in feats.items() if not is_white_cell(f)]
+                if drop:
+                    labels = np.where(np.isin(labels, drop), 0, labels)
+                feats = {i: f for i, f in feats.items() if i not in drop}
     else:
         clustering = plain_kmeans(px.features)
         opened = cv2.morphologyEx(clustering.nucleus.astype(np.uint8), cv2.MORPH_OPEN, disc(1))
@@ -97,12 +126,18 @@ def _segment(rgb: np.ndarray, rbc_diameter_px: float, method: str, single_cell: 
         min_area = PLAIN_MIN_AREA_RBC * rbc_area
     if single_cell and method == "modified":
         labels = _merge_lobes_at_centre(labels, rbc_px)
-    cells = _regions(labels, min_area, sx, sy, width, height, border=max(1, int(round(0.1 * rbc_px))))
+    cells, kept = _regions(labels, min_area, sx, sy, width, height, border=max(1, int(round(0.1 * rbc_px))))
+    cell_feats = [feats[i] for i in kept] if feats else []
     if single_cell and cells:
         cells = [_nearest_centre(cells, width, height)]
         cells = [CellRegion(0, c.bbox, c.centroid, c.area_px, c.touches_border, c.contour) for c in cells]
     quality: Quality = assess(px, clustering.labels, clustering.nucleus, len(cells), single_cell=single_cell)
-    return Segmentation(width, height, float(rbc_diameter_px), quality, cells)
+    return Segmentation(width, height, float(rbc_diameter_px), quality, cells), cell_feats
+
+
+def _darkness(features: np.ndarray, rbc_px: float) -> np.ndarray:
+    """Nucleus score per pixel, lightly smoothed (sigma 0.05 red-cell diameters) so granules do not make peaks."""
+    return cv2.GaussianBlur(nucleus_score(features).astype(np.float32), (0, 0), max(0.5, 0.05 * rbc_px))
 
 
 def _merge_lobes_at_centre(labels: np.ndarray, rbc_px: float) -> np.ndarray:
@@ -136,12 +171,13 @@ def _nearest_centre(cells: list[CellRegion], width: int, height: int) -> CellReg
 
 def _regions(
     labels: np.ndarray, min_area: float, sx: float, sy: float, width: int, height: int, *, border: int
-) -> list[CellRegion]:
-    """CellRegions in original coordinates from a working-resolution label image."""
+) -> tuple[list[CellRegion], list[int]]:
+    """CellRegions in original coordinates from a working-resolution label image, and their labels."""
     h, w = labels.shape
     n = int(labels.max())
+    kept: list[int] = []
     if n == 0:
-        return []
+        return [], kept
     objects = ndi.find_objects(labels)
     cells: list[CellRegion] = []
     for i, sl in enumerate(objects, start=1):
@@ -173,4 +209,5 @@ def _regions(
                 contour=contour,
             )
         )
-    return cells
+        kept.append(i)
+    return cells, kept

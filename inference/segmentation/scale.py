@@ -26,6 +26,10 @@ SCALE_WORK_PX = 512  # long side of the copy used for estimating scale
 RADIUS_STEP = 1.12  # geometric step between tested radii (the estimate's resolution, ~6%)
 MIN_RADIUS_PX = 2.0
 MIN_PEAK_SHARE = 0.12  # the winning radius bin must remove this share of the cell area to be trusted
+MIN_MEASURABLE_PX = 8.0  # red cells narrower than this on the shrunk copy are measured again on a crop
+MIN_RBC_PER_SIDE = 6.0  # a smear field is at least this many red cells across its short side (BCCD: ~6)
+DEEP_SHRINK = 0.5  # the plausibility check applies to fields shrunk more than this for the first estimate
+CROP_PX = 768  # side of the centre crop for the second estimate (shrunk to SCALE_WORK_PX)
 
 
 @dataclass(frozen=True)
@@ -90,7 +94,28 @@ def pattern_spectrum(fg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def estimate_rbc_diameter(rgb: np.ndarray) -> ScaleEstimate:
-    """Estimate the red-cell diameter in pixels of ``rgb`` (at its own resolution)."""
+    """Estimate the red-cell diameter in pixels of ``rgb`` (at its own resolution).
+
+    First on the whole image shrunk to ``SCALE_WORK_PX``. A big field of small red cells (2592x1944 at 12-15 px)
+    shrunk that much shows red cells 2-3 px across, and the spectrum then measures clumps: the answer is either
+    too small to have been measured (under ``MIN_MEASURABLE_PX`` on the shrunk copy) or, where the copy was shrunk
+    more than ``DEEP_SHRINK``, fewer than ``MIN_RBC_PER_SIDE`` red cells across the field's short side. Then the
+    diameter is measured again on a centre crop of ``CROP_PX``, shrunk less. Fields shrunk less than that (BCCD's
+    640x480) and fields whose first answer is plausible (ALL-IDB1) are measured once, as before.
+    """
+    h, w = rgb.shape[:2]
+    first = _estimate(rgb)
+    s = min(1.0, SCALE_WORK_PX / max(h, w))
+    too_small = first.rbc_diameter_px * s < MIN_MEASURABLE_PX
+    implausible = s < DEEP_SHRINK and first.rbc_diameter_px > min(h, w) / MIN_RBC_PER_SIDE
+    if s >= 1.0 or not (too_small or implausible):
+        return first
+    side = min(h, w, CROP_PX)
+    y0, x0 = (h - side) // 2, (w - side) // 2
+    return _estimate(rgb[y0 : y0 + side, x0 : x0 + side])
+
+
+def _estimate(rgb: np.ndarray) -> ScaleEstimate:
     h, w = rgb.shape[:2]
     s = min(1.0, SCALE_WORK_PX / max(h, w))
     small = cv2.resize(rgb, None, fx=s, fy=s, interpolation=cv2.INTER_AREA) if s < 1.0 else rgb

@@ -40,20 +40,48 @@
         bar.value = 1;
         msg.textContent = "Uploaded, queued for analysis";
         item.classList.add("done");
+        item.dataset.slide = String(data.slide.id);  // poll() follows it to Done or Failed
         poll();
       } else {
-        item.classList.add("failed");
-        msg.textContent = data.error || ("Upload failed (HTTP " + xhr.status + ")");
+        refuse(item, bar, msg, data.error || ("Upload failed (HTTP " + xhr.status + ")"));
       }
     });
-    xhr.addEventListener("error", () => { item.classList.add("failed"); msg.textContent = "Network error: not uploaded"; });
+    xhr.addEventListener("error", () => refuse(item, bar, msg, "Network error: not uploaded"));
     xhr.send(body);
+  }
+
+  // A refused upload: the bytes were sent (the bar is full) but nothing was stored, so the bar goes and says so.
+  function refuse(item, bar, msg, text) {
+    item.classList.add("failed");
+    bar.replaceWith(el("span", { class: "upload-refused" }, "Not stored"));
+    msg.textContent = text;
+  }
+
+  // The upload list follows the table: queued, analysing, done (with its cells) or failed (with the reason).
+  function followUploads(slides) {
+    const byId = new Map(slides.map((s) => [String(s.id), s]));
+    list.querySelectorAll("li[data-slide]").forEach((item) => {
+      const s = byId.get(item.dataset.slide);
+      if (!s) return;
+      const msg = item.querySelector(".upload-msg");
+      if (s.status === "done") msg.textContent = "Analysed: " + s.n_cells + " cells";
+      else if (s.status === "failed") { item.classList.add("failed"); msg.textContent = "Analysis failed: " + (s.error || "no reason recorded"); }
+      else if (s.status === "running") msg.textContent = "Analysing… " + Math.round(s.progress * 100) + "%";
+      else msg.textContent = "Uploaded, queued for analysis";
+      item.dataset.status = s.status;
+    });
   }
 
   function badge(cls, text) { return el("span", { class: "badge " + cls }, text); }
 
   function renderRow(s) {
     const tr = el("tr", { "data-slide": String(s.id) });
+    const thumb = el("td", { class: "thumb" });
+    if (s.thumb_url) {
+      const a = el("a", { href: s.gallery_url, tabindex: "-1" });
+      a.append(el("img", { src: s.thumb_url, alt: "", width: "80", height: "60", loading: "lazy" }));
+      thumb.append(a);
+    }
     const name = el("td"); name.append(el("a", { href: s.gallery_url }, s.name));
     const status = el("td");
     status.append(badge("status-" + s.status, s.status_label));
@@ -66,8 +94,12 @@
     const cells = el("td", {}, s.n_cells === null ? "—" : String(s.n_cells));
     const flagged = el("td", {}, s.n_blast === null ? "—" : String(s.n_blast));
     const call = el("td");
-    if (s.call) call.append(badge("call-" + s.call, s.call.charAt(0).toUpperCase() + s.call.slice(1))); else call.textContent = "—";
-    tr.append(name, status, cells, flagged, call);
+    if (s.call) {
+      const b = badge("call-" + s.call, s.call_label);
+      b.title = s.call_explanation;
+      call.append(b);
+    } else call.textContent = "—";
+    tr.append(thumb, name, status, cells, flagged, call);
     return tr;
   }
 
@@ -77,6 +109,7 @@
       .then((r) => (r.ok ? r.json() : Promise.reject(r.status)))
       .then((data) => {
         if (data.slides.length) rows.replaceChildren(...data.slides.map(renderRow));
+        if (list) followUploads(data.slides);
         const caseStatus = document.getElementById("case-status");
         caseStatus.textContent = data.case.status_label;
         caseStatus.className = "badge status-" + data.case.status;

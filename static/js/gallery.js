@@ -34,6 +34,13 @@
     card.addEventListener("click", flip);
     card.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); flip(); } });
   });
+  // Linked from the review page (#cell-<id>): mark that cell on the smear and in the list until another is chosen.
+  const linked = /^#cell-(\d+)$/.exec(window.location.hash);
+  if (linked) {
+    document.querySelectorAll('[data-cell="' + linked[1] + '"]').forEach((n) => n.classList.add("linked"));
+    const smear = document.getElementById("smear");
+    if (smear) smear.scrollIntoView({ block: "start" });
+  }
   document.querySelectorAll(".outline").forEach((shape) => {
     shape.addEventListener("click", () => {
       const card = document.querySelector('.cell-card[data-cell="' + shape.dataset.cell + '"]');

@@ -93,4 +93,4 @@ class CellFactory(factory.django.DjangoModelFactory):
     contour = factory.LazyFunction(lambda: [[10, 10], [40, 10], [40, 40], [10, 40]])
     crop = factory.LazyAttribute(lambda o: ContentFile(smear_png(seed=o.index, size=(32, 32)), name="crop.png"))
     p_blast = 0.2
-    ai_label = factory.LazyAttribute(lambda o: "blast" if o.p_blast >= 0.5 else "normal")
+    ai_label = factory.LazyAttribute(lambda o: "blast" if o.p_blast >= 0.5 else "non_blast")

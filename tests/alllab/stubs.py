@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from inference.summary import summarize
 from inference.types import CellRegion, CellResult, Quality, Segmentation, SmearResult
+
+if TYPE_CHECKING:
+    from alllab.analysis.predictor import PredictorLike, Progress
 
 
 class StubPredictor:
@@ -13,13 +19,14 @@ class StubPredictor:
 
     model_name = "stub"
     model_version = "0.0-test"
+    model_sha256 = "5" * 64
 
-    def __init__(self, p_blasts=(0.9, 0.2, 0.1), *, flags=()):
+    def __init__(self, p_blasts: Iterable[float] = (0.9, 0.2, 0.1), *, flags: Iterable[str] = ()) -> None:
         self.p_blasts = list(p_blasts)
         self.flags = tuple(flags)
         self.calls = 0
 
-    def analyze(self, rgb, *, with_heatmaps=True, progress=None):
+    def analyze(self, rgb: np.ndarray, *, with_heatmaps: bool = True, progress: Progress | None = None) -> SmearResult:
         self.calls += 1
         h, w = rgb.shape[:2]
         if progress:
@@ -41,3 +48,7 @@ class StubPredictor:
             model_version=self.model_version,
             timings_ms={"total": 1.0},
         )
+
+
+if TYPE_CHECKING:
+    _checked: type[PredictorLike] = StubPredictor  # mypy: the stub is a PredictorLike

@@ -11,9 +11,9 @@ import cv2
 import numpy as np
 import torch
 
-from inference.data import CellSample
 from inference.models import save_checkpoint
 from inference.models.hybrid_vgg import hybrid_vgg
+from inference.training.data import CellSample
 
 TINY_PREP = {"input_size": 32, "mean": [0.5] * 3, "std": [0.25] * 3, "stain": None}
 

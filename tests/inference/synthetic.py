@@ -18,6 +18,9 @@ RBC_BODY = (214, 150, 152)
 RBC_CENTRE = (228, 182, 180)
 CYTOPLASM = (196, 176, 220)
 NUCLEUS = (104, 58, 150)
+PLATELET = (120, 70, 160)
+CLUMP_MATRIX = (200, 170, 210)
+EOSINOPHIL = (222, 150, 130)
 
 
 @dataclass
@@ -62,6 +65,14 @@ def make_smear(
     noise_sigma: float = 3.0,
     blur_rbc: float = 0.03,
     seed: int = 0,
+    n_platelets: int = 0,
+    n_clumps: int = 0,
+    n_lobed: int = 0,
+    n_eosinophils: int = 0,
+    n_clusters: int = 0,
+    cluster_size: int = 3,
+    n_border: int = 0,
+    background: tuple[int, int, int] = BACKGROUND,
 ) -> SyntheticSmear:
     """Draw a smear.
 
@@ -78,11 +89,21 @@ def make_smear(
         noise_sigma: Gaussian pixel noise, in grey levels.
         blur_rbc: Gaussian blur sigma in red-cell diameters (optics); 0 for none.
         seed: RNG seed; the same seed draws the same smear.
+        n_platelets: Single platelets (dark purple dots ~0.25 red-cell diameters across; not white cells).
+        n_clumps: Platelet clumps (5-8 platelets in a group on a pale matrix 1.4 red cells wide; not white cells).
+        n_lobed: Neutrophil-like white cells: pale cytoplasm holding a nucleus of 3-4 thin lobes in a chain
+            (one cell each; drawn after the plain white cells, listed after them in ``wbc_masks``).
+        n_eosinophils: Bilobed eosinophil-like cells: two round nucleus lobes touching at a narrow waist, in an
+            orange-pink granular cytoplasm that is coloured like red cells (one cell each).
+        n_clusters: Packed clusters of ``cluster_size`` blast-like cells (big nucleus, thin cytoplasm) whose
+            discs overlap by ~20% of a diameter; each cell is one entry of ``wbc_masks``.
+        n_border: White cells cut by the image border (centre inside, within 0.5 diameters of an edge).
+        background: Slide background colour (RGB), before any stain shift.
     """
     rng = np.random.default_rng(seed)
     d = rbc_diameter
     img = np.empty((height, width, 3), np.uint8)
-    img[:] = BACKGROUND
+    img[:] = background
     occupied = np.zeros((height, width), np.uint8)
     wbc_specs: list[tuple[float, float, float]] = []  # x, y, radius
     pairs: list[tuple[int, int]] = []
@@ -113,6 +134,43 @@ def make_smear(
         if spot is not None:
             wbc_specs.append((spot[0], spot[1], r))
 
+    lobed: list[int] = []
+    for _ in range(n_lobed):
+        r = rng.uniform(0.8, 0.95) * d
+        spot = free_spot(r)
+        if spot is not None:
+            lobed.append(len(wbc_specs))
+            wbc_specs.append((spot[0], spot[1], r))
+    eosinophils: list[int] = []
+    for _ in range(n_eosinophils):
+        r = rng.uniform(0.85, 0.95) * d
+        spot = free_spot(r)
+        if spot is not None:
+            eosinophils.append(len(wbc_specs))
+            wbc_specs.append((spot[0], spot[1], r))
+    clusters: list[list[int]] = []
+    for _ in range(n_clusters):
+        r = rng.uniform(0.75, 0.85) * d
+        spot = free_spot(2.2 * r)
+        if spot is None:
+            continue
+        members = []
+        for k in range(cluster_size):
+            a = 2 * np.pi * k / cluster_size + rng.uniform(-0.2, 0.2)
+            reach = 0.0 if cluster_size == 1 else 0.8 * r / np.sin(np.pi / cluster_size)
+            members.append(len(wbc_specs))
+            wbc_specs.append((spot[0] + reach * np.cos(a), spot[1] + reach * np.sin(a), r))
+        clusters.append(members)
+        pairs += [(i, j) for n_i, i in enumerate(members) for j in members[n_i + 1 :]]
+    for _ in range(n_border):
+        r = rng.uniform(0.7, 0.9) * d
+        edge = int(rng.integers(0, 4))
+        along = rng.uniform(2 * d, (width if edge < 2 else height) - 2 * d)
+        depth = rng.uniform(0.2, 0.5) * r
+        x, y = [(along, depth), (along, height - 1 - depth), (depth, along), (width - 1 - depth, along)][edge]
+        if all(np.hypot(x - wx, y - wy) > r + wr + 0.6 * d for wx, wy, wr in wbc_specs):
+            wbc_specs.append((x, y, r))
+    specials = set(lobed) | set(eosinophils) | {i for m in clusters for i in m}
     for x, y, r in wbc_specs:
         cv2.circle(occupied, (round(x), round(y)), round(r + 0.15 * d), 1, -1)
     # Red cells: random non-overlapping-ish discs in the free area.
@@ -140,13 +198,65 @@ def make_smear(
             if j > i and np.hypot(x - x2, y - y2) < r + r2:
                 cv2.circle(cell, (round(x2), round(y2)), round(r2), 0, -1)
         masks.append(cell.astype(bool))
-    for x, y, r in wbc_specs:
-        cv2.circle(img, (round(x), round(y)), round(r), CYTOPLASM, -1, cv2.LINE_AA)
+    for i, (x, y, r) in enumerate(wbc_specs):
+        cv2.circle(img, (round(x), round(y)), round(r), EOSINOPHIL if i in eosinophils else CYTOPLASM, -1, cv2.LINE_AA)
+        if i in specials:
+            continue
         nr = r * rng.uniform(0.6, 0.8)
         off = (r - nr) * 0.6
         a = rng.uniform(0, 2 * np.pi)
         cv2.circle(img, (round(x + off * np.cos(a)), round(y + off * np.sin(a))), round(nr), NUCLEUS, -1, cv2.LINE_AA)
 
+    for i in sorted(specials):
+        x, y, r = wbc_specs[i]
+        if i in lobed:  # a chain of 3-4 lobes joined by thin strands, inside the cytoplasm
+            n_lobes = int(rng.integers(3, 5))
+            a0 = rng.uniform(0, 2 * np.pi)
+            pts = [
+                (
+                    x + 0.42 * r * np.cos(a0 + 2 * np.pi * k / n_lobes),
+                    y + 0.42 * r * np.sin(a0 + 2 * np.pi * k / n_lobes),
+                )
+                for k in range(n_lobes)
+            ]
+            for (xa, ya), (xb, yb) in zip(pts[:-1], pts[1:], strict=True):
+                cv2.line(img, (round(xa), round(ya)), (round(xb), round(yb)), NUCLEUS, max(1, round(0.1 * d)))
+            for xa, ya in pts:
+                cv2.circle(img, (round(xa), round(ya)), round(0.3 * r), NUCLEUS, -1, cv2.LINE_AA)
+        elif i in eosinophils:  # two lobes meeting at a waist
+            a = rng.uniform(0, np.pi)
+            for sign in (-1, 1):
+                cx, cy = x + sign * 0.4 * r * np.cos(a), y + sign * 0.4 * r * np.sin(a)
+                cv2.circle(img, (round(cx), round(cy)), round(0.42 * r), NUCLEUS, -1, cv2.LINE_AA)
+        else:  # a blast: the nucleus fills most of the cell
+            cv2.circle(img, (round(x), round(y)), round(0.78 * r), NUCLEUS, -1, cv2.LINE_AA)
+    # Cluster cells are drawn overlapping; a pale line where two meet, as between packed blasts.
+    for members in clusters:
+        for n_i, i in enumerate(members):
+            for j in members[n_i + 1 :]:
+                (xa, ya, ra), (xb, yb, rb) = wbc_specs[i], wbc_specs[j]
+                dist = np.hypot(xb - xa, yb - ya)
+                if dist >= ra + rb:
+                    continue
+                mx, my = (xa + xb) / 2, (ya + yb) / 2
+                ux, uy = -(yb - ya) / dist, (xb - xa) / dist
+                half = np.sqrt(max(ra * ra - (dist / 2) ** 2, 0.0))
+                p0 = (round(mx - ux * half), round(my - uy * half))
+                p1 = (round(mx + ux * half), round(my + uy * half))
+                cv2.line(img, p0, p1, CYTOPLASM, max(1, round(0.06 * d)))
+    for _ in range(n_platelets):
+        spot = free_spot(0.2 * d)
+        if spot is not None:
+            cv2.circle(img, (round(spot[0]), round(spot[1])), max(1, round(0.12 * d)), PLATELET, -1, cv2.LINE_AA)
+    for _ in range(n_clumps):
+        spot = free_spot(0.8 * d)
+        if spot is None:
+            continue
+        cv2.circle(img, (round(spot[0]), round(spot[1])), round(0.7 * d), CLUMP_MATRIX, -1, cv2.LINE_AA)
+        for _ in range(int(rng.integers(5, 9))):
+            a, reach = rng.uniform(0, 2 * np.pi), rng.uniform(0, 0.3 * d)
+            px, py = spot[0] + reach * np.cos(a), spot[1] + reach * np.sin(a)
+            cv2.circle(img, (round(px), round(py)), max(1, round(0.1 * d)), PLATELET, -1, cv2.LINE_AA)
     if blur_rbc > 0:
         img = cv2.GaussianBlur(img, (0, 0), blur_rbc * d)
     if hue_shift_deg or saturation != 1.0 or brightness != 1.0:

@@ -50,6 +50,8 @@ def test_it_prints_one_json_line_per_image_with_a_summary(model, tmp_path, capsy
         "blast_fraction_ci95",
         "max_p_blast",
         "call",
+        "flags",
+        "model_version",
     }
     assert good["summary"]["n_cells"] == len(good["cells"]) > 0
     assert all(0 <= c["p_blast"] <= 1 for c in good["cells"])

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from inference import datasets_root
-from inference.evaluate import main
-from inference.metrics import binary_metrics
 from inference.predict import Predictor
+from inference.training.evaluate import main
+from inference.training.metrics import binary_metrics
 
 from .classifier_synthetic import cell, tiny_checkpoint
 
@@ -62,7 +62,7 @@ def test_it_reports_a_missing_image_by_name(tmp_path, capsys):
 @pytest.mark.datasets
 @pytest.mark.skipif(not (datasets_root() / "BCCD" / "BCCD").is_dir(), reason="BCCD not present")
 def test_the_other_lab_check_counts_every_field_and_cell(tmp_path, capsys):
-    from inference import eval_bccd
+    from inference.training import eval_bccd
 
     model = tiny_checkpoint(tmp_path / "m.pt")
     assert eval_bccd.main(["--model", str(model), "--split", "test", "--limit", "4", "--json"]) == 0

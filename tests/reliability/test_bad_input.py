@@ -112,8 +112,20 @@ def test_it_refuses_an_upload_over_the_size_limit_with_413(upload, settings):
         ("rgba.png", images.rgba_png, ".png"),
         ("phone.jpg", lambda: images.jpeg_with_metadata(orientation=6), ".png"),
         ("bmp.bmp", lambda: images.encode(images.smear(), "BMP"), ".png"),
+        ("smear.webp", lambda: images.encode(images.smear(), "WEBP", lossless=True), ".png"),
+        ("lossy.webp", lambda: images.encode(images.smear(), "WEBP", quality=80), ".png"),
     ],
-    ids=["tiff-16bit-grey", "tiff-16bit-rgb", "greyscale", "cmyk-jpeg", "rgba-png", "exif-rotated", "bmp"],
+    ids=[
+        "tiff-16bit-grey",
+        "tiff-16bit-rgb",
+        "greyscale",
+        "cmyk-jpeg",
+        "rgba-png",
+        "exif-rotated",
+        "bmp",
+        "webp",
+        "webp-lossy",
+    ],
 )
 def test_it_converts_odd_formats_and_the_worker_analyses_them(upload, name, make, suffix):
     code, message, body = upload(name, make())

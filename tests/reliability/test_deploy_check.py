@@ -86,4 +86,8 @@ def test_it_keeps_no_secret_in_the_repository():
     )
     assert keys.stdout == ""
     example = (ROOT / "docker" / ".env.example").read_text()
-    assert "SECRET_KEY=change-me" in example  # a placeholder the settings refuse, never a working key
+    # The example carries no key at all: the containers read SECRET_KEY_FILE, a file made by make-secrets.sh that
+    # git ignores.
+    assert "SECRET_KEY_FILE" in example and not any(line.startswith("SECRET_KEY=") for line in example.splitlines())
+    ignored = subprocess.run(["git", "check-ignore", "-q", "docker/secrets/secret_key"], cwd=ROOT)
+    assert ignored.returncode == 0

@@ -314,7 +314,7 @@ def test_it_fails_a_run_cleanly_when_the_database_refuses_its_cells_and_keeps_se
 ):
     from django.db import connection, transaction
 
-    from alllab.analysis.services import run_enqueue
+    from alllab.analysis.dispatch import run_enqueue
     from tests.alllab.worker import wait_for_run
 
     settings.MEDIA_ROOT = str(worker_media)

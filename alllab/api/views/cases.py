@@ -10,19 +10,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from alllab.accounts.models import Lab
-from alllab.api.representations import case_json
-from alllab.api.scope import Scope
+from alllab.accounts.scope import Scope
 from alllab.api.selectors import api_case_get, api_case_list, api_case_slides
-from alllab.api.serializers import (
-    CaseCreateInputSerializer,
-    CaseDetailSerializer,
-    CaseListQuerySerializer,
-    CasePageSerializer,
-    CaseSerializer,
-    ErrorSerializer,
-)
+from alllab.api.serializers import CaseCreateInputSerializer, CaseListQuerySerializer, ErrorSerializer
 from alllab.api.services import OrderConflict, case_order_create
 from alllab.api.views.common import ERR_400, ERR_404, ERR_AUTH, JSON, ApiView, CasePagination
+from alllab.interop.representations import case_json
+from alllab.interop.serializers import CaseDetailSerializer, CasePageSerializer, CaseSerializer
 
 # The case model's names for what the API calls otherwise; errors name the field the client sent.
 API_FIELD = {"patient_pseudonym": "patient_id", "specimen_date": "specimen_collected_at"}
@@ -72,7 +66,6 @@ class CaseListCreateView(ApiView):
         query = CaseListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         qs = api_case_list(
-            user=request.user,
             scope=self.scope(request),
             accession_number=query.validated_data["accession_number"],
             status=query.validated_data["status"],
@@ -80,7 +73,8 @@ class CaseListCreateView(ApiView):
         ).select_related("lab", "order")
         paginator = CasePagination()
         page = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response([CaseSerializer(case_json(c)).data for c in page])
+        scope = self.scope(request)
+        return paginator.get_paginated_response([CaseSerializer(case_json(c, scope=scope)).data for c in page])
 
     @extend_schema(
         operation_id="cases_create",
@@ -108,9 +102,9 @@ class CaseListCreateView(ApiView):
             raise exceptions.ValidationError({"callback_url": ["Callbacks need a token-authenticated client."]})
         try:
             case, created = case_order_create(
+                scope=scope,
                 lab=lab,
                 user=request.user,
-                client=scope.client,
                 accession_number=v["accession_number"],
                 patient_id=v["patient_id"],
                 specimen_date=v["specimen_collected_at"],
@@ -123,8 +117,8 @@ class CaseListCreateView(ApiView):
             raise _validation_error(exc) from exc
         except PermissionDenied as exc:
             raise exceptions.PermissionDenied(str(exc)) from exc
-        case = api_case_get(user=request.user, scope=scope, case_id=case.pk)
-        body = CaseSerializer(case_json(case)).data
+        case = api_case_get(scope=scope, case_id=case.pk)
+        body = CaseSerializer(case_json(case, scope=scope)).data
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
@@ -136,6 +130,7 @@ class CaseDetailView(ApiView):
         description="One case with its slides (each with its current analysis) and the case-level summary.",
     )
     def get(self, request: Request, case_id: int) -> Response:
-        case = api_case_get(user=request.user, scope=self.scope(request), case_id=case_id)
-        slides = api_case_slides(user=request.user, case=case)
-        return Response(CaseDetailSerializer(case_json(case, slides=slides)).data)
+        scope = self.scope(request)
+        case = api_case_get(scope=scope, case_id=case_id)
+        slides = api_case_slides(scope=scope, case=case)
+        return Response(CaseDetailSerializer(case_json(case, scope=scope, slides=slides)).data)

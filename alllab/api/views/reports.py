@@ -31,13 +31,16 @@ class CaseFhirView(ApiView):
             **ERR_AUTH,
             **ERR_404,
         },
-        description="Bundle (collection): DiagnosticReport (preliminary until signed off), Observations per slide "
-        "(LOINC 11282-1 cells counted, 26446-5 blasts/100 leukocytes in %, local codes for the call and the highest "
-        "blast probability), Patient (pseudonymous identifier only), Organization, and a Device per model version.",
+        description="Bundle (collection): DiagnosticReport (preliminary until signed off); once signed, the signed "
+        "reviewed result first (method MANUAL-REVIEW: LOINC 11282-1 white cells counted, the differential each class "
+        "its own Observation, 26446-5 blasts/100 leukocytes in %, the interpretation); then the automated "
+        "pre-classification (method AI-PRECLASS, device = the model) for the case and each slide (cells counted, "
+        "blast %, the call with its explanation, the highest blast probability); Patient (pseudonymous identifier "
+        "only), Organization, and a Device per model (version, weights sha256, lab model). See docs/api.md.",
     )
     def get(self, request: Request, case_id: int) -> Response:
-        case = api_case_get(user=request.user, scope=self.scope(request), case_id=case_id)
-        report = report_data_for_case(case=case, slides=api_case_slides(user=request.user, case=case))
+        case = api_case_get(scope=self.scope(request), case_id=case_id)
+        report = report_data_for_case(case=case, slides=api_case_slides(scope=self.scope(request), case=case))
         return Response(json.loads(fhir_bundle_json(report=report)))
 
 
@@ -52,10 +55,13 @@ class CaseHl7View(ApiView):
             **ERR_AUTH,
             **ERR_404,
         },
-        description="HL7 v2.5.1 ORU^R01: MSH, PID (pseudonym only), ORC, OBR, NTE (conclusion), and per slide OBX for "
-        "cells counted, blast fraction (%, with its 95% interval in an NTE), call and highest blast probability.",
+        description="HL7 v2.5.1 ORU^R01: MSH, PID (pseudonym only), ORC, OBR, NTE (conclusion); once signed, the "
+        "reviewed result (OBX-4 R, OBX-17 MANUAL-REVIEW: white cells, each class of the differential, the "
+        "interpretation); then the automated pre-classification (OBX-17 AI-PRECLASS, OBX-18 the model and its "
+        "sha256) for the case (OBX-4 0) and each slide: cells counted, blast fraction (%, interval in an NTE), call "
+        "(with its explanation in an NTE) and highest blast probability. Every segment ends with CR. See docs/api.md.",
     )
     def get(self, request: Request, case_id: int) -> Response:
-        case = api_case_get(user=request.user, scope=self.scope(request), case_id=case_id)
-        report = report_data_for_case(case=case, slides=api_case_slides(user=request.user, case=case))
+        case = api_case_get(scope=self.scope(request), case_id=case_id)
+        report = report_data_for_case(case=case, slides=api_case_slides(scope=self.scope(request), case=case))
         return Response(hl7_oru_er7(report=report))

@@ -5,45 +5,24 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.files.uploadedfile import UploadedFile
-from django.http import FileResponse, Http404
+from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from PIL import Image, UnidentifiedImageError
 from rest_framework import exceptions, parsers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from alllab.analysis.intake import UploadRejected
+from alllab.analysis.intake import UploadRejected, slide_create, upload_limit_bytes
 from alllab.analysis.selectors import run_current
-from alllab.api.errors import PayloadTooLarge, UnsupportedImage
-from alllab.api.representations import cell_json, slide_json
+from alllab.api.errors import Conflict, PayloadTooLarge, UnsupportedImage
 from alllab.api.selectors import api_case_get, api_cell_get, api_slide_cells, api_slide_get
-from alllab.api.serializers import CellPageSerializer, CellSerializer, SlideSerializer, SlideUploadInputSerializer
+from alllab.api.serializers import SlideUploadInputSerializer
 from alllab.api.views.common import ERR_400, ERR_404, ERR_AUTH, JSON, ApiView, CellPagination, PngRenderer, _err
-from alllab.cases.services import slide_create
+from alllab.files import stored_file_response
+from alllab.interop.representations import cell_json, slide_json
+from alllab.interop.serializers import CellPageSerializer, CellSerializer, SlideSerializer
 
-# Formats the worker reads (inference.io); the bytes decide, never the file name or the declared content type.
-READABLE_FORMATS = frozenset({"PNG", "JPEG", "MPO", "TIFF", "BMP"})
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries and headers around the file part
-
-
-def upload_limit_bytes() -> int:
-    return settings.ALLLAB_MAX_UPLOAD_MB * 1024 * 1024
-
-
-def sniff_image_format(uploaded: UploadedFile) -> str | None:
-    """The image format read from the file's first bytes (Pillow reads only the header), or None if not an image."""
-    try:
-        with Image.open(uploaded) as image:
-            fmt = image.format
-    except Image.DecompressionBombError:
-        fmt = "too large"  # an image, far too big: the intake refuses it with 413 and the pixel count
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        fmt = None
-    finally:
-        uploaded.seek(0)
-    return fmt if fmt in READABLE_FORMATS or fmt == "too large" else None
 
 
 class CaseSlideUploadView(ApiView):
@@ -55,8 +34,11 @@ class CaseSlideUploadView(ApiView):
         request={"multipart/form-data": SlideUploadInputSerializer},
         responses={
             202: OpenApiResponse(SlideSerializer, description="Stored; analysis queued. Poll the slide."),
+            (409, JSON): _err("The case is signed off: no slide can be added to a signed report (code `case_signed`)."),
             (413, JSON): _err("Larger than the upload limit (`ALLLAB_MAX_UPLOAD_MB`)."),
-            (415, JSON): _err("Not multipart, or the bytes are not a PNG, JPEG, TIFF or BMP image."),
+            (415, JSON): _err(
+                "Not multipart, or the bytes are not an image the worker reads (JPEG, PNG, TIFF, BMP, WEBP...)."
+            ),
             **ERR_400,
             **ERR_AUTH,
             **ERR_404,
@@ -69,27 +51,26 @@ class CaseSlideUploadView(ApiView):
             declared = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             declared = 0
-        if declared > upload_limit_bytes() + MULTIPART_OVERHEAD:
+        if declared > upload_limit_bytes() + MULTIPART_OVERHEAD:  # slide_create checks the file itself
             raise PayloadTooLarge(f"The upload is larger than {settings.ALLLAB_MAX_UPLOAD_MB} MB.")
-        scope = self.scope(request)
-        case = api_case_get(user=request.user, scope=scope, case_id=case_id)
-        if case.lab_id not in scope.write_lab_ids:
-            raise exceptions.PermissionDenied("Only the lab's technicians and lab admins may upload slides.")
+        case = api_case_get(scope=self.scope(request), case_id=case_id)
         data = SlideUploadInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        uploaded = data.validated_data["image"]
-        if uploaded.size > upload_limit_bytes():
-            raise PayloadTooLarge(f"The upload is larger than {settings.ALLLAB_MAX_UPLOAD_MB} MB.")
-        if sniff_image_format(uploaded) is None:
-            raise UnsupportedImage()
         try:
-            slide = slide_create(case=case, uploaded_file=uploaded, uploaded_by=request.user)
+            # slide_create owns the rules (role, size, format); the API only translates its refusals.
+            slide = slide_create(
+                scope=self.scope(request),
+                case=case,
+                uploaded_file=data.validated_data["image"],
+                uploaded_by=request.user,
+            )
         except UploadRejected as exc:
-            # The intake decoded it: the same message and code as the web page, with the status that fits.
             if exc.status == status.HTTP_413_REQUEST_ENTITY_TOO_LARGE:
-                raise PayloadTooLarge(exc.message, code=exc.code) from exc
+                raise PayloadTooLarge(exc.message) from exc
+            if exc.status == status.HTTP_409_CONFLICT:
+                raise Conflict(exc.message, code=exc.code) from exc
             if exc.status == status.HTTP_415_UNSUPPORTED_MEDIA_TYPE:
-                raise UnsupportedImage(exc.message, code=exc.code) from exc
+                raise UnsupportedImage(exc.message) from exc
             raise exceptions.ValidationError({"image": [exc.message]}, code=exc.code) from exc
         except DjangoValidationError as exc:
             raise exceptions.ValidationError({"image": exc.messages}) from exc
@@ -109,7 +90,7 @@ class SlideDetailView(ApiView):
         "the stored summary once done (nulls before).",
     )
     def get(self, request: Request, slide_id: int) -> Response:
-        slide, run = api_slide_get(user=request.user, scope=self.scope(request), slide_id=slide_id)
+        slide, run = api_slide_get(scope=self.scope(request), slide_id=slide_id)
         return Response(SlideSerializer(slide_json(slide, run)).data)
 
 
@@ -124,9 +105,9 @@ class SlideCellsView(ApiView):
         description="The cells of the slide's current analysis, most likely blast first, 500 a page; empty until done.",
     )
     def get(self, request: Request, slide_id: int) -> Response:
-        _, run = api_slide_get(user=request.user, scope=self.scope(request), slide_id=slide_id)
+        _, run = api_slide_get(scope=self.scope(request), slide_id=slide_id)
         paginator = CellPagination()
-        page = paginator.paginate_queryset(api_slide_cells(run=run), request, view=self)
+        page = paginator.paginate_queryset(api_slide_cells(scope=self.scope(request), run=run), request, view=self)
         return paginator.get_paginated_response([CellSerializer(cell_json(c)).data for c in page])
 
 
@@ -140,13 +121,5 @@ class CellCropView(ApiView):
         description="The cell's crop as PNG; only for callers in the cell's lab (there is no public media URL).",
     )
     def get(self, request: Request, cell_id: int) -> FileResponse:
-        cell = api_cell_get(user=request.user, scope=self.scope(request), cell_id=cell_id)
-        if not cell.crop:
-            raise Http404("This cell has no crop.")
-        try:
-            handle = cell.crop.open("rb")
-        except FileNotFoundError:
-            raise Http404("The crop is missing from storage.") from None
-        response = FileResponse(handle, content_type="image/png")
-        response["Cache-Control"] = "private, max-age=3600"  # patient data: never in a shared cache
-        return response
+        cell = api_cell_get(scope=self.scope(request), cell_id=cell_id)
+        return stored_file_response(cell.crop, content_type="image/png")

@@ -6,8 +6,8 @@ from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 
+from alllab.analysis.dispatch import run_enqueue
 from alllab.analysis.models import AnalysisRun
-from alllab.analysis.services import run_enqueue
 from alllab.cases.models import Case
 from tests.alllab.factories import CaseFactory, SlideFactory
 from tests.alllab.smear import smear_png
@@ -29,6 +29,7 @@ def test_it_analyses_an_uploaded_smear_in_a_real_worker(live_worker, client, tec
     run = wait_for_run(AnalysisRun, run.id, live_worker)
     assert run.status == "done", run.error
     assert run.model_name and run.model_version
+    assert run.worker.startswith("web-tests-")  # the node name the worker was started with (-n), not the web's host
     assert run.n_cells == run.cells.count() and run.n_cells > 0
     cell = run.cells.order_by("index").first()
     assert cell.crop.name == f"runs/{run.id}/cell_0.png"

@@ -27,11 +27,16 @@ def test_it_stores_cells_crops_and_summary(run):
     cells = list(done.cells.order_by("index"))
     assert [c.crop.name for c in cells] == [f"runs/{run.id}/cell_{i}.png" for i in range(3)]
     assert all(c.heatmap.name == f"runs/{run.id}/heatmap_{c.index}.png" for c in cells)
-    assert [c.ai_label for c in cells] == ["blast", "normal", "normal"]
+    assert [c.ai_label for c in cells] == ["blast", "non_blast", "non_blast"]
     assert cells[0].contour == [[4, 4], [14, 4], [14, 14], [4, 14]]
     with cells[0].crop.open("rb") as fh:
         assert fh.read(4) == b"\x89PNG"
     done.slide.refresh_from_db()
+    # stored for people, not the classifier's 16 px input: at least 256 px, the heatmap laid over the same size
+    from PIL import Image
+
+    with cells[0].crop.open("rb") as fh, cells[0].heatmap.open("rb") as fh2:
+        assert Image.open(fh).size == Image.open(fh2).size == (256, 256)
     assert (done.slide.width, done.slide.height) == (160, 120) and done.slide.preview.name.endswith(".jpg")
 
 
@@ -56,8 +61,10 @@ def test_it_rewrites_cells_when_a_dead_workers_run_is_reclaimed(run, settings):
 
 
 def test_it_lets_only_one_worker_claim_a_run(run):
-    assert run_claim(run_id=run.id) is not None
-    assert run_claim(run_id=run.id) is None  # a fresh "running" run is someone else's
+    assert run_claim(run_id=run.id, worker="celery@a").worker == "celery@a"
+    assert run_claim(run_id=run.id, worker="celery@b") is None  # a fresh "running" run is someone else's
+    run.refresh_from_db()
+    assert run.worker == "celery@a"
 
 
 def test_it_fails_a_non_image_with_a_reason_and_keeps_the_case(lab, technician):
@@ -95,7 +102,7 @@ def test_it_uses_the_latest_run_as_the_slides_result(lab):
     first = AnalysisRunFactory(slide__case__lab=lab)
     run_execute(run_id=first.id, predictor=StubPredictor([0.9, 0.9, 0.9]))
     rerun = AnalysisRunFactory(slide=first.slide)
-    run_execute(run_id=rerun.id, predictor=StubPredictor([0.1, 0.1, 0.1]))
+    run_execute(run_id=rerun.id, predictor=StubPredictor([0.1] * 100))  # 100 cells: enough for a negative
     case = Case.objects.get(pk=first.slide.case_id)
     assert case.call == "negative" and case.n_blast == 0
     assert AnalysisRun.objects.filter(slide=first.slide).count() == 2  # the old run is kept

@@ -45,9 +45,15 @@ def test_it_fails_the_run_on_an_unexpected_error_without_retrying(run, monkeypat
     assert run.status == AnalysisRun.Status.FAILED and "checkpoint sha256 mismatch" in run.error
 
 
-def test_it_resolves_the_device_setting():
-    assert tasks.resolve_device("cpu") == "cpu"
-    assert tasks.resolve_device("auto") in {"cpu", "cuda"}
+def test_it_records_the_host_that_claimed_the_run(run, monkeypatch):
+    # Applied eagerly, Celery's request names the machine; a real worker's node name ("name@host") is checked end to
+    # end in test_integration.py and in the stack test.
+    from celery.utils.nodenames import gethostname
+
+    monkeypatch.setattr(tasks, "load_predictor", lambda: StubPredictor([0.7]))
+    tasks.analyze_slide.apply(args=[run.id])
+    run.refresh_from_db()
+    assert run.worker == gethostname() != ""
 
 
 def test_it_is_configured_for_safe_redelivery(settings):
@@ -57,3 +63,17 @@ def test_it_is_configured_for_safe_redelivery(settings):
     if settings.CELERY_BROKER_URL.startswith("redis"):
         assert settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] > settings.CELERY_TASK_TIME_LIMIT
     assert settings.CELERY_TASK_TIME_LIMIT > settings.CELERY_TASK_SOFT_TIME_LIMIT
+
+
+def test_a_worker_registers_every_task_beat_sends(settings):
+    # A fresh process, as a worker starts: what it registers must not depend on what some test imported first.
+    import subprocess
+    import sys
+
+    names = sorted({entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()})
+    script = (
+        "import django; django.setup(); from alllab.celery import app; app.loader.import_default_modules(); "
+        f"print([n for n in {names!r} if n not in app.tasks])"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    assert names and out.stdout.strip().splitlines()[-1] == "[]", out.stdout + out.stderr

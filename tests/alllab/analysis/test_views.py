@@ -45,3 +45,12 @@ def test_it_shows_an_older_run_on_request(tech_client, lab):
     assert tech_client.get(f"/analysis/slides/{old.slide_id}/").text.count('class="cell-card') == 2
     assert tech_client.get(f"/analysis/slides/{old.slide_id}/?run={old.id}").text.count('class="cell-card') == 1
     assert tech_client.get(f"/analysis/slides/{old.slide_id}/?run=999999").status_code == 404
+
+
+def test_it_marks_cells_cut_by_the_border(tech_client, lab):
+    run = AnalysisRunFactory(slide__case__lab=lab)
+    run_execute(run_id=run.id, predictor=StubPredictor([0.95, 0.4, 0.1]))
+    run.cells.filter(index=0).update(touches_border=True)
+    page = tech_client.get(f"/analysis/slides/{run.slide_id}/")
+    assert page.text.count("Cut by border · not counted") == 1
+    assert page.text.count('class="outline p-vhigh border"') + page.text.count(' border"') >= 1

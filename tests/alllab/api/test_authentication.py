@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from alllab.api.models import LisClient
+from alllab.accounts.models import LisClient
 from alllab.api.services import lis_client_revoke
 from alllab.api.tokens import token_hash
 

@@ -6,15 +6,17 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from alllab.api.models import CaseOrder
+from alllab.analysis.summaries import call_explanation
 from alllab.cases.models import Case
+from alllab.interop.models import CaseOrder
 from tests.alllab.factories import CaseFactory, MembershipFactory
 
 pytestmark = pytest.mark.django_db
 CASES = reverse("api:case-list")
 CASE_KEYS = {
     "id", "lab", "accession_number", "patient_id", "specimen_collected_at", "clinical_notes", "callback_url",
-    "status", "report_status", "n_slides", "summary", "created_at", "updated_at", "links",
+    "status", "report_status", "n_slides", "summary", "result", "pre_classification", "created_at", "updated_at",
+    "links",
 }  # fmt: skip
 
 
@@ -189,7 +191,15 @@ def test_it_shows_a_case_with_its_slides_and_summary(api, done_case):
         "blast_fraction_ci95": [0.0615, 0.7923],
         "max_p_blast": 0.91,
         "call": "suspicious",
+        "call_label": "Suspicious",
+        "call_explanation": call_explanation("suspicious"),
+        "flags": [],
+        "model_version": "",
     }
+    pre = body["pre_classification"]
+    assert pre["source"] == "ai" and "pre-classification" in pre["method"] and pre["n_blast"] == 1
+    assert [(m["name"], m["version"]) for m in pre["models"]] == [("hybrid-vgg", "1.2.0")]
+    assert body["result"] is None  # not signed: no result, everything is preliminary
     assert body["n_slides"] == 1
     assert [s["id"] for s in body["slides"]] == [slide.pk]
     assert body["slides"][0]["status"] == "done"

@@ -7,7 +7,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from alllab.api.models import LisClient
+from alllab.accounts.models import LisClient
 
 pytestmark = pytest.mark.django_db
 

@@ -17,6 +17,7 @@ from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from django.urls import reverse
 from hypothesis import HealthCheck, settings
+from openapi_spec_validator import OpenAPIV30SpecValidator
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
@@ -40,12 +41,24 @@ def test_it_publishes_an_openapi_3_schema_with_every_route(api):
         "/api/v1/cases/{case_id}/slides/",
         "/api/v1/cases/{case_id}/fhir/",
         "/api/v1/cases/{case_id}/hl7/",
-        "/api/v1/cases/{case_id}/report.pdf",  # alllab.review.api
+        "/api/v1/cases/{case_id}/report.pdf",  # alllab.api.views.report_pdf
         "/api/v1/slides/{slide_id}/",
         "/api/v1/slides/{slide_id}/cells/",
         "/api/v1/cells/{cell_id}/crop/",
+        "/api/v1/models/",  # alllab.api.views.lab_models
+        "/api/v1/models/active/",
+        "/api/v1/models/{model_id}/",
     }
     assert schema["components"]["securitySchemes"]["lisToken"]["scheme"] == "bearer"
+
+
+def test_it_publishes_a_schema_the_openapi_validator_accepts(api):
+    schema = _schema(api)
+    assert schema["openapi"].startswith("3.0")
+    errors = [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in OpenAPIV30SpecValidator(schema).iter_errors()
+    ]
+    assert errors == []
 
 
 def test_it_documents_the_error_shape_for_every_operation(api):

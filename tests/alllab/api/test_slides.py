@@ -15,8 +15,9 @@ from tests.alllab.smear import smear_png
 pytestmark = pytest.mark.django_db
 SLIDE_KEYS = {
     "id", "case", "original_filename", "size_bytes", "sha256", "width", "height", "uploaded_at", "run_id", "status",
-    "progress", "error", "model_name", "model_version", "n_cells", "n_blast", "blast_fraction", "blast_fraction_ci95",
-    "max_p_blast", "call", "quality", "started_at", "finished_at", "links",
+    "progress", "error", "model_name", "model_version", "model_sha256", "lab_model", "worker", "n_cells", "n_blast",
+    "blast_fraction", "blast_fraction_ci95", "no_fraction_reason", "max_p_blast", "call", "call_label", "call_explanation", "quality",
+    "started_at", "finished_at", "links",
 }  # fmt: skip
 
 
@@ -50,7 +51,7 @@ def test_it_accepts_an_image_with_202_and_queues_its_analysis(api, case, django_
     assert len(callbacks) == 1  # the analysis task is sent once the upload commits
 
 
-@pytest.mark.parametrize("fmt", ["JPEG", "TIFF", "BMP"])
+@pytest.mark.parametrize("fmt", ["JPEG", "TIFF", "BMP", "WEBP"])
 def test_it_accepts_the_other_formats_the_worker_reads(api, case, fmt):
     buf = io.BytesIO()
     Image.new("RGB", (20, 20), (200, 100, 150)).save(buf, format=fmt)
@@ -166,6 +167,14 @@ def test_it_serves_a_crop_only_to_the_cells_lab(api, other_api, anon, done_case)
     assert anon.get(url).json()["error"]["code"] == "not_authenticated"
 
 
+def test_it_serves_a_crop_with_nosniff_and_404s_a_missing_one(api, done_case):
+    cell = done_case[3][0]
+    response = api.get(reverse("api:cell-crop", args=[cell.pk]))
+    assert response["X-Content-Type-Options"] == "nosniff"
+    cell.crop.storage.delete(cell.crop.name)
+    assert api.get(reverse("api:cell-crop", args=[cell.pk])).status_code == 404
+
+
 def test_it_hides_another_labs_slide_and_cells_as_404(other_api, done_case):
     slide = done_case[1]
     assert other_api.get(reverse("api:slide-detail", args=[slide.pk])).status_code == 404
@@ -181,5 +190,5 @@ def test_it_shows_the_pathologists_label_once_a_cell_is_reviewed(api, done_case,
     CellReview.objects.create(cell=cells[1], label="blast", reviewed_by=pathologist, reviewed_at=timezone.now())
     body = api.get(reverse("api:slide-cells", args=[slide.pk])).json()
     labels = {c["id"]: (c["label"], c["reviewed_label"]) for c in body["results"]}
-    assert labels[cells[1].pk] == ("normal", "blast")
+    assert labels[cells[1].pk] == ("non_blast", "blast")
     assert labels[cells[0].pk] == ("blast", None)

@@ -3,6 +3,7 @@
 import pytest
 from django.http import Http404
 
+from alllab.accounts.scope import scope_for_user
 from alllab.cases.models import Case
 from alllab.cases.selectors import case_get, case_list, case_review_queue, slide_get
 from tests.alllab.factories import CaseFactory, SlideFactory
@@ -11,23 +12,23 @@ from tests.alllab.factories import CaseFactory, SlideFactory
 def test_it_lists_only_cases_of_the_users_labs(technician, lab, other_lab):
     mine = CaseFactory(lab=lab)
     CaseFactory(lab=other_lab)
-    assert list(case_list(user=technician)) == [mine]
+    assert list(case_list(scope=scope_for_user(technician))) == [mine]
 
 
 def test_it_hides_another_labs_case_and_slide(technician, other_lab):
     theirs = SlideFactory(case__lab=other_lab)
     with pytest.raises(Http404):
-        case_get(user=technician, case_id=theirs.case_id)
+        case_get(scope=scope_for_user(technician), case_id=theirs.case_id)
     with pytest.raises(Http404):
-        slide_get(user=technician, slide_id=theirs.id)
+        slide_get(scope=scope_for_user(technician), slide_id=theirs.id)
 
 
 def test_it_searches_and_filters(technician, lab):
     a = CaseFactory(lab=lab, accession_number="H-100", patient_pseudonym="X1", call="suspicious")
     b = CaseFactory(lab=lab, accession_number="H-200", patient_pseudonym="Y2", call="negative")
-    assert list(case_list(user=technician, search="h-1")) == [a]
-    assert list(case_list(user=technician, search="y2")) == [b]
-    assert list(case_list(user=technician, call="suspicious")) == [a]
+    assert list(case_list(scope=scope_for_user(technician), search="h-1")) == [a]
+    assert list(case_list(scope=scope_for_user(technician), search="y2")) == [b]
+    assert list(case_list(scope=scope_for_user(technician), call="suspicious")) == [a]
 
 
 def test_it_puts_the_most_suspicious_case_first(pathologist, lab):
@@ -37,4 +38,4 @@ def test_it_puts_the_most_suspicious_case_first(pathologist, lab):
     strong = CaseFactory(lab=lab, status=waiting, call="suspicious", max_p_blast=0.99)
     unclear = CaseFactory(lab=lab, status=waiting, call="insufficient", max_p_blast=0.1)
     CaseFactory(lab=lab, status=Case.Status.ANALYSING, call="suspicious", max_p_blast=1.0)
-    assert list(case_review_queue(user=pathologist)) == [strong, mild, unclear, negative]
+    assert list(case_review_queue(scope=scope_for_user(pathologist))) == [strong, mild, unclear, negative]

@@ -132,3 +132,59 @@ def test_it_answers_a_non_image_with_a_reason_and_keeps_the_case(tech_client, la
         assert not case.slides.filter(original_filename="notes.txt").exists()
     assert Case.objects.filter(pk=case.pk).exists() and case.slides.filter(pk=earlier.pk).exists()
     assert tech_client.get(f"/cases/{case.id}/").status_code == 200
+
+
+def test_it_serves_a_small_thumbnail_of_an_analysed_slide_to_its_lab(tech_client, client, lab, other_lab):
+    import io
+
+    from django.core.files.base import ContentFile
+    from PIL import Image
+
+    from tests.alllab.factories import MembershipFactory, UserFactory
+
+    slide = SlideFactory(case__lab=lab)
+    buf = io.BytesIO()
+    Image.new("RGB", (2592, 1944), (200, 150, 160)).save(buf, format="JPEG")
+    slide.preview.save("preview.jpg", ContentFile(buf.getvalue()))
+    status = tech_client.get(f"/cases/{slide.case_id}/status/").json()
+    (row,) = status["slides"]
+    response = tech_client.get(row["thumb_url"])
+    assert response.status_code == 200 and response["Content-Type"] == "image/jpeg"
+    thumb = Image.open(io.BytesIO(response.content))
+    assert max(thumb.size) <= 160 and thumb.size[0] / thumb.size[1] == pytest.approx(2592 / 1944, rel=0.02)
+    outsider = UserFactory()
+    MembershipFactory(user=outsider, lab=other_lab, role="technician")
+    client.force_login(outsider)
+    assert client.get(row["thumb_url"]).status_code == 404
+
+
+def test_it_has_no_thumbnail_before_the_worker_writes_a_preview(tech_client, lab):
+    slide = SlideFactory(case__lab=lab)
+    assert tech_client.get(f"/cases/{slide.case_id}/status/").json()["slides"][0]["thumb_url"] == ""
+    assert tech_client.get(f"/cases/slides/{slide.id}/thumb.jpg").status_code == 404
+
+
+def test_the_case_summary_names_each_model_its_lab_model_and_sha256(tech_client, lab):
+    from alllab.analysis.services import case_summary_refresh
+    from alllab.labmodels.models import LabModel
+    from tests.alllab.factories import CellFactory
+
+    case = CaseFactory(lab=lab)
+    adapted = LabModel.objects.create(
+        lab=lab, kind=LabModel.Kind.ADAPTED, name="hybrid_vgg", version="0.3.1+north.1", sha256="ab12" * 16
+    )
+    done = AnalysisRun.Status.DONE
+    lab_run = AnalysisRunFactory(
+        slide__case=case, status=done, model_name="hybrid_vgg", model_version="0.3.1+north.1", lab_model=adapted
+    )
+    lab_run.model_sha256 = "ab12" * 16
+    lab_run.save(update_fields=["model_sha256"])
+    AnalysisRunFactory(slide__case=case, status=done, model_name="hybrid_vgg", model_version="0.3.0")  # before
+    CellFactory(run=lab_run)
+    case_summary_refresh(case=case)
+    html = tech_client.get(f"/cases/{case.id}/").content.decode()
+    line = html[html.index("Model: ") : html.index("</p>", html.index("Model: "))]
+    assert "hybrid_vgg 0.3.1+north.1 (sha256 <code>ab12ab12ab12</code>)" in line
+    assert "lab model: hybrid_vgg 0.3.1+north.1 (adapted to this lab)" in line
+    assert "hybrid_vgg 0.3.0, lab model: not registered" in line  # an old run: no sha256, no registered model
+    assert "ab12" * 4 not in line  # 12 hex, not the whole digest

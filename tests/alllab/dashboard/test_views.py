@@ -26,3 +26,10 @@ def test_it_lists_waiting_cases_most_suspicious_first_and_only_the_labs(client, 
 def test_it_answers_the_healthcheck(client, db):
     response = client.get("/healthz")
     assert response.status_code == 200 and response.content == b"ok"
+
+
+def test_it_links_each_queued_case_to_its_review_page(client, pathologist, lab):
+    case = CaseFactory(lab=lab, accession_number="Q-1", status=Case.Status.AWAITING_REVIEW, call="suspicious")
+    client.force_login(pathologist)
+    page = client.get("/review/").text
+    assert f'<a href="/review/cases/{case.id}/">Q-1</a>' in page

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from alllab.interop.report import ReportData, SlideResult, SlideSummary
+from alllab.analysis.summaries import Summary
+from alllab.interop.report import ReportData, SlideResult
 
 ISSUED = datetime(2026, 11, 29, 12, 0, 0, tzinfo=UTC)
 COLLECTED = datetime(2026, 11, 28, 8, 30, 0, tzinfo=UTC)
@@ -13,7 +14,7 @@ COLLECTED = datetime(2026, 11, 28, 8, 30, 0, tzinfo=UTC)
 def done_slide(slide_id: int = 11, **overrides) -> SlideResult:
     summary = overrides.pop(
         "summary",
-        SlideSummary(
+        Summary(
             n_cells=40,
             n_blast=4,
             blast_fraction=0.1,

@@ -4,8 +4,9 @@ import json
 
 from fhir.resources.R4B.bundle import Bundle
 
+from alllab.analysis.summaries import Summary
 from alllab.interop.fhir import fhir_bundle_build, fhir_bundle_json
-from alllab.interop.report import SlideResult, SlideSummary
+from alllab.interop.report import SlideResult
 
 from .factories import COLLECTED, ISSUED, done_slide, report
 
@@ -83,7 +84,7 @@ def test_it_reports_the_call_as_a_local_code_flagged_abnormal():
 
 
 def test_it_leaves_a_negative_call_uninterpreted():
-    neg = SlideSummary(30, 0, 0.0, (0.0, 0.1135), 0.21, "negative")
+    neg = Summary(30, 0, 0.0, (0.0, 0.1135), 0.21, "negative")
     _, by_url = _parsed(report(slides=(done_slide(summary=neg),)))
     obs = _obs_by_code(by_url)["BLAST-CALL"]
     assert obs["valueCodeableConcept"]["coding"][0]["code"] == "negative"
@@ -94,7 +95,7 @@ def test_it_leaves_a_negative_call_uninterpreted():
 def test_it_names_the_model_and_version_in_a_device_every_observation_points_at():
     _, by_url = _parsed(report())
     (url, device) = next(iter(_of_type(by_url, "Device").items()))
-    assert device["deviceName"] == [{"name": "hybrid-vgg", "type": "model-name"}]
+    assert device["deviceName"][0] == {"name": "hybrid-vgg", "type": "model-name"}
     assert device["version"] == [{"value": "1.2.0"}]
     assert all(o["device"]["reference"] == url for o in _of_type(by_url, "Observation").values())
 
@@ -138,9 +139,9 @@ def test_it_sends_a_bare_date_when_only_the_day_is_known():
 
 
 def test_it_reports_the_whole_case_first_when_the_case_has_a_summary():
-    case = SlideSummary(n_cells=70, n_blast=4, blast_fraction=4 / 70, blast_fraction_ci95=(0.0225, 0.1378),
+    case = Summary(n_cells=70, n_blast=4, blast_fraction=4 / 70, blast_fraction_ci95=(0.0225, 0.1378),
                         max_p_blast=0.9731, call="suspicious")  # fmt: skip
-    neg = SlideSummary(30, 0, 0.0, (0.0, 0.1135), 0.21, "negative")
+    neg = Summary(30, 0, 0.0, (0.0, 0.1135), 0.21, "negative")
     _, by_url = _parsed(report(slides=(done_slide(1), done_slide(2, summary=neg)), case_summary=case))
     (dr,) = _of_type(by_url, "DiagnosticReport").values()
     results = [by_url[r["reference"]] for r in dr["result"]]
@@ -154,7 +155,7 @@ def test_it_reports_the_whole_case_first_when_the_case_has_a_summary():
 
 
 def test_it_names_no_single_device_for_a_case_analysed_by_two_models():
-    case = SlideSummary(70, 4, 4 / 70, (0.0225, 0.1378), 0.9731, "suspicious")
+    case = Summary(70, 4, 4 / 70, (0.0225, 0.1378), 0.9731, "suspicious")
     r = report(slides=(done_slide(1), done_slide(2, model_version="2.0")), case_summary=case)
     _, by_url = _parsed(r)
     assert len(_of_type(by_url, "Device")) == 2

@@ -4,7 +4,8 @@ from datetime import datetime
 
 import pytest
 
-from alllab.interop.report import SlideResult, SlideSummary, default_conclusion, percent
+from alllab.analysis.summaries import Summary
+from alllab.interop.report import SlideResult, default_conclusion, percent
 
 from .factories import done_slide, report
 
@@ -21,9 +22,9 @@ def test_it_rejects_a_naive_issue_time():
 
 def test_it_rejects_an_unknown_call_and_an_impossible_fraction():
     with pytest.raises(ValueError, match="call"):
-        SlideSummary(1, 0, 0.0, (0.0, 1.0), 0.1, "maybe")
+        Summary(1, 0, 0.0, (0.0, 1.0), 0.1, "maybe")
     with pytest.raises(ValueError, match="blast_fraction"):
-        SlideSummary(1, 2, 2.0, (0.0, 1.0), 0.1, "suspicious")
+        Summary(1, 2, 2.0, (0.0, 1.0), 0.1, "suspicious")
 
 
 def test_it_lists_each_model_version_once_in_slide_order():
@@ -35,7 +36,7 @@ def test_it_lists_each_model_version_once_in_slide_order():
             SlideResult(4, "x.png", "failed", model_name="hybrid-vgg", model_version="3.0", error="bad"),
         )
     )
-    assert r.models == (("hybrid-vgg", "1.0"), ("hybrid-vgg", "2.0"))
+    assert [(m.name, m.version) for m in r.models] == [("hybrid-vgg", "1.0"), ("hybrid-vgg", "2.0")]
 
 
 def test_it_describes_done_failed_and_pending_slides():

@@ -3,6 +3,7 @@
 import pytest
 from django.utils import timezone
 
+from alllab.accounts.scope import scope_for_user
 from alllab.analysis.models import AnalysisRun
 from alllab.review.agreement import agreement_by_model, agreement_for, cohen_kappa
 from alllab.review.models import CellReview
@@ -23,14 +24,14 @@ def test_it_builds_the_matrix_and_leaves_artefacts_out_of_kappa():
     pairs = [
         ("blast", "blast"),
         ("blast", "artefact"),
-        ("normal", "other_wbc"),
-        ("normal", "blast"),
-        ("normal", "unsure"),
+        ("non_blast", "neutrophil"),
+        ("non_blast", "blast"),
+        ("non_blast", "unsure"),
     ]
     a = agreement_for("m", "1", pairs)
     rows = {r["ai"]: r["counts"] for r in a.matrix}
-    # columns: blast, normal, other_wbc, artefact, unsure
-    assert rows == {"blast": [1, 0, 0, 1, 0], "normal": [1, 0, 1, 0, 1]}
+    # columns: blast, lymphocyte, neutrophil, monocyte, eosinophil, basophil, other_wbc, artefact, unsure
+    assert rows == {"blast": [1, 0, 0, 0, 0, 0, 0, 1, 0], "non_blast": [1, 0, 1, 0, 0, 0, 0, 0, 1]}
     assert (a.n_reviewed, a.n_binary) == (5, 3)
     assert a.accuracy == pytest.approx(2 / 3)
     # binary pairs (ai, reviewed): (1,1), (0,0), (0,1): po = 2/3, pe = 1/3*2/3 + 2/3*1/3 = 4/9, kappa = 0.4
@@ -51,20 +52,20 @@ def _reviewed(lab, version, pairs, reviewer):
 
 @pytest.mark.django_db
 def test_it_groups_by_model_version_within_the_admins_labs(lab, other_lab, lab_admin, pathologist):
-    _reviewed(lab, "1.0.0", [(0.9, "blast"), (0.1, "normal")], pathologist)
-    _reviewed(lab, "1.1.0", [(0.9, "normal"), (0.1, "blast"), (0.2, "artefact")], pathologist)
-    _reviewed(other_lab, "1.0.0", [(0.9, "normal")] * 5, pathologist)  # another lab's: not counted
-    by_version = {a.model_version: a for a in agreement_by_model(user=lab_admin)}
+    _reviewed(lab, "1.0.0", [(0.9, "blast"), (0.1, "lymphocyte")], pathologist)
+    _reviewed(lab, "1.1.0", [(0.9, "lymphocyte"), (0.1, "blast"), (0.2, "artefact")], pathologist)
+    _reviewed(other_lab, "1.0.0", [(0.9, "lymphocyte")] * 5, pathologist)  # another lab's: not counted
+    by_version = {a.model_version: a for a in agreement_by_model(scope=scope_for_user(lab_admin), user=lab_admin)}
     assert set(by_version) == {"1.0.0", "1.1.0"}
     assert (by_version["1.0.0"].n_reviewed, by_version["1.0.0"].kappa) == (2, pytest.approx(1.0))
     assert (by_version["1.1.0"].n_reviewed, by_version["1.1.0"].n_binary) == (3, 2)
     assert by_version["1.1.0"].kappa == pytest.approx(-1.0)
-    assert agreement_by_model(user=pathologist) == []  # not a lab admin
+    assert agreement_by_model(scope=scope_for_user(pathologist), user=pathologist) == []  # not a lab admin
 
 
 @pytest.mark.django_db
 def test_the_agreement_page_is_for_lab_admins(client, lab, lab_admin, pathologist):
-    _reviewed(lab, "1.0.0", [(0.9, "blast"), (0.1, "normal"), (0.8, "normal")], pathologist)
+    _reviewed(lab, "1.0.0", [(0.9, "blast"), (0.1, "lymphocyte"), (0.8, "lymphocyte")], pathologist)
     client.force_login(pathologist)
     assert client.get("/review/agreement/").status_code == 403
     client.force_login(lab_admin)

@@ -7,8 +7,10 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from alllab.accounts.scope import scope_for_user
 from alllab.api.services import lis_client_create
 from alllab.review.services import case_amend, case_sign_off, cell_reclassify
+from tests.alllab.review.conftest import review_rest
 
 pytestmark = pytest.mark.django_db
 
@@ -45,13 +47,22 @@ def test_it_serves_the_pdf_to_the_cases_lab_only(api, review_case, other_lab):
 def test_the_report_status_follows_sign_off_and_amendment(api, review_case, pathologist):
     case, cells, _ = review_case
     assert _report_status(api, case)[:2] == ("preliminary", "P")
-    cell_reclassify(user=pathologist, case=case, cell_ids=[cells[0].id], label="blast")
-    case_sign_off(user=pathologist, case=case, interpretation="blasts_present")
+    cell_reclassify(
+        scope=scope_for_user(pathologist), user=pathologist, case=case, cell_ids=[cells[0].id], label="blast"
+    )
+    review_rest(case, pathologist, label="artefact")
+    case_sign_off(scope=scope_for_user(pathologist), user=pathologist, case=case, interpretation="blasts_present")
     status, obr_status, conclusion = _report_status(api, case)
     assert (status, obr_status) == ("final", "F")
     assert conclusion.startswith("Blasts present: suggest flow cytometry.")
     assert "blasts 1 of 1 white cells" in conclusion
-    case_amend(user=pathologist, case=case, interpretation="no_blasts", reason="Artefact, not a blast.")
+    case_amend(
+        scope=scope_for_user(pathologist),
+        user=pathologist,
+        case=case,
+        interpretation="no_blasts",
+        reason="Artefact, not a blast.",
+    )
     status, obr_status, conclusion = _report_status(api, case)
     assert (status, obr_status) == ("amended", "C")
     assert "Amended (version 2): Artefact, not a blast." in conclusion

@@ -5,13 +5,15 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import HttpResponse
 from django.test import RequestFactory
 
+from alllab.accounts.scope import scope_for_user
+from alllab.analysis.intake import slide_create
 from alllab.cases.models import Case, Slide
-from alllab.cases.services import slide_create
 from alllab.review.audit import AuditRequestMiddleware
 from alllab.review.models import AuditEvent, ImmutableError
 from alllab.review.selectors import audit_for_case
 from alllab.review.services import audit_record, case_sign_off, cell_reclassify
 from tests.alllab.factories import PASSWORD, CaseFactory, SlideFactory
+from tests.alllab.review.conftest import review_rest
 from tests.alllab.smear import smear_png
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +34,7 @@ def test_it_records_an_upload_with_who_and_the_file(technician, lab, monkeypatch
     monkeypatch.setattr(tasks.analyze_slide, "delay_on_commit", lambda run_id: None)
     case = CaseFactory(lab=lab, created_by=technician)
     upload = SimpleUploadedFile("smear 1.png", smear_png(seed=1, size=(64, 48)), content_type="image/png")
-    slide = slide_create(case=case, uploaded_file=upload, uploaded_by=technician)
+    slide = slide_create(scope=scope_for_user(technician), case=case, uploaded_file=upload, uploaded_by=technician)
     event = AuditEvent.objects.get(action="upload")
     assert (event.actor, event.case_id, event.lab_id) == (technician, case.id, lab.id)
     assert (event.object_type, event.object_id) == ("slide", str(slide.id))
@@ -71,15 +73,26 @@ def test_the_case_trail_holds_each_review_action_for_pathologists_and_lab_admins
     review_case, pathologist, lab_admin, technician
 ):
     case, cells, _ = review_case
-    cell_reclassify(user=pathologist, case=case, cell_ids=[cells[0].id, cells[1].id], label="normal")
-    case_sign_off(user=pathologist, case=case, interpretation="no_blasts")
+    cell_reclassify(
+        scope=scope_for_user(pathologist),
+        user=pathologist,
+        case=case,
+        cell_ids=[cells[0].id, cells[1].id],
+        label="lymphocyte",
+    )
+    review_rest(case, pathologist)
+    case_sign_off(scope=scope_for_user(pathologist), user=pathologist, case=case, interpretation="no_blasts")
     audit_record(action="login", actor=pathologist)  # not a case event: not in the case's trail
-    actions = list(audit_for_case(user=lab_admin, case=case).values_list("action", "actor_name"))
+    actions = list(
+        audit_for_case(scope=scope_for_user(lab_admin), user=lab_admin, case=case).values_list("action", "actor_name")
+    )
     assert actions[0] == ("sign_off", pathologist.username)
-    assert actions.count(("reclassify", pathologist.username)) == 2
-    assert sorted(a for a, _ in actions) == ["reclassify", "reclassify", "sign_off", "upload", "upload"]
-    assert list(audit_for_case(user=pathologist, case=case)) == list(audit_for_case(user=lab_admin, case=case))
-    assert not audit_for_case(user=technician, case=case).exists()
+    assert actions.count(("reclassify", pathologist.username)) == 6  # every cell: signing needs all reviewed
+    assert sorted(a for a, _ in actions) == ["reclassify"] * 6 + ["sign_off", "upload", "upload"]
+    assert list(audit_for_case(scope=scope_for_user(pathologist), user=pathologist, case=case)) == list(
+        audit_for_case(scope=scope_for_user(lab_admin), user=lab_admin, case=case)
+    )
+    assert not audit_for_case(scope=scope_for_user(technician), user=technician, case=case).exists()
 
 
 def test_an_event_cannot_be_changed_or_deleted(technician):
@@ -108,7 +121,9 @@ def test_lab_admins_see_their_labs_trail_with_their_members_sign_ins(
     audit_record(action="login", actor=outsider)
     SlideFactory(case__lab=other_lab, original_filename="theirs.png")
     client.force_login(pathologist)
-    cell_reclassify(user=pathologist, case=case, cell_ids=[cells[0].id], label="blast")
+    cell_reclassify(
+        scope=scope_for_user(pathologist), user=pathologist, case=case, cell_ids=[cells[0].id], label="blast"
+    )
     assert client.get("/review/audit/").status_code == 403  # lab admins only
     client.force_login(lab_admin)
     page = client.get("/review/audit/")

@@ -2,6 +2,7 @@
 click, each saved without a page reload, and the counts panel following."""
 
 import pytest
+from playwright import sync_api
 
 from alllab.review.models import AuditEvent, CellReview
 from tests.alllab.browser import ARTIFACTS, CHROMIUM, open_signed_in
@@ -13,7 +14,6 @@ pytestmark = [
 
 
 def test_it_reclassifies_by_keyboard_in_bulk_and_by_click(live_server, review_case, pathologist, monkeypatch):
-    sync_api = pytest.importorskip("playwright.sync_api")
     expect = sync_api.expect
     # Playwright's sync API runs an event loop in this thread; the ORM is only used before and after it.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -27,16 +27,16 @@ def test_it_reclassifies_by_keyboard_in_bulk_and_by_click(live_server, review_ca
         message = page.locator("#review-message")
         card = lambda cell: page.locator(f'.review-cell[data-cell="{cell.id}"]')  # noqa: E731
 
-        # Keyboard: focus the first cell, A (artefact), Enter saves and moves on; N, Enter.
+        # Keyboard: focus the first cell, A (smudge/artefact), Enter saves and moves on; L (lymphocyte), Enter.
         card(cells[0]).click()
         page.keyboard.press("a")
-        assert "Enter sets 1 cell to Artefact or smudge cell" in message.text_content()
+        assert "Enter sets 1 cell to Smudge cell or artefact" in message.text_content()
         page.keyboard.press("Enter")
-        expect(message).to_have_text("Saved: 1 cell set to Artefact or smudge cell.")
+        expect(message).to_have_text("Saved: 1 cell set to Smudge cell or artefact.")
         assert card(cells[1]).evaluate("el => el === document.activeElement")
-        page.keyboard.press("n")
+        page.keyboard.press("l")
         page.keyboard.press("Enter")
-        expect(card(cells[1])).to_have_attribute("data-label", "normal")
+        expect(card(cells[1])).to_have_attribute("data-label", "lymphocyte")
 
         # Bulk: Space selects the focused cell, ArrowRight moves, Space selects, O then Enter sets both.
         assert card(cells[2]).evaluate("el => el === document.activeElement")
@@ -63,7 +63,7 @@ def test_it_reclassifies_by_keyboard_in_bulk_and_by_click(live_server, review_ca
     labels = dict(CellReview.objects.values_list("cell_id", "label"))
     assert labels == {
         cells[0].id: "artefact",
-        cells[1].id: "normal",
+        cells[1].id: "lymphocyte",
         cells[2].id: "other_wbc",
         cells[3].id: "other_wbc",
         cells[5].id: "blast",

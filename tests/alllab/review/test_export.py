@@ -7,8 +7,11 @@ import zipfile
 
 import pytest
 
+from alllab.accounts.scope import scope_for_user
 from alllab.review.models import AuditEvent
 from alllab.review.services import cell_reclassify
+from inference.evaluate import main as evaluate_main
+from tests.inference.classifier_synthetic import tiny_checkpoint
 
 pytestmark = pytest.mark.django_db
 
@@ -23,8 +26,8 @@ def _export(client, tmp_path, **params):
 @pytest.fixture
 def reviewed(review_case, pathologist):
     case, cells, _ = review_case
-    for cell, label in zip(cells, ["blast", "blast", "normal", "other_wbc", "artefact", "unsure"], strict=True):
-        cell_reclassify(user=pathologist, case=case, cell_ids=[cell.id], label=label)
+    for cell, label in zip(cells, ["blast", "blast", "lymphocyte", "other_wbc", "artefact", "unsure"], strict=True):
+        cell_reclassify(scope=scope_for_user(pathologist), user=pathologist, case=case, cell_ids=[cell.id], label=label)
     return case, cells
 
 
@@ -46,7 +49,7 @@ def test_it_exports_crops_and_a_path_label_manifest(labadmin_client, reviewed, t
 
 
 def test_its_manifest_reads_back_with_the_inference_reader(labadmin_client, reviewed, tmp_path):
-    from inference.data import read_manifest
+    from inference.training.data import read_manifest
 
     rows = read_manifest(_export(labadmin_client, tmp_path))
     assert sorted(label for _, label in rows) == [0, 0, 1, 1]
@@ -54,12 +57,9 @@ def test_its_manifest_reads_back_with_the_inference_reader(labadmin_client, revi
 
 
 def test_it_round_trips_through_inference_evaluate(labadmin_client, reviewed, tmp_path, capsys):
-    evaluate = pytest.importorskip("inference.evaluate", reason="inference.evaluate not written yet")
-    tiny_checkpoint = pytest.importorskip("tests.inference.classifier_synthetic").tiny_checkpoint
-
     manifest = _export(labadmin_client, tmp_path)
     model = tiny_checkpoint(tmp_path / "tiny.pt")
-    assert evaluate.main(["--manifest", str(manifest), "--model", str(model), "--json"]) == 0
+    assert evaluate_main(["--manifest", str(manifest), "--model", str(model), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["n"] == 4
 

@@ -7,6 +7,7 @@ from django.test import Client
 
 from alllab.review.models import CellReview, ReportVersion
 from tests.alllab.factories import CaseFactory
+from tests.alllab.review.conftest import review_rest
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +21,7 @@ def _post(client, case, cell_ids, label, **extra):
     )
 
 
-def test_it_shows_every_current_cell_grouped_by_label(path_client, review_case):
+def test_it_shows_every_current_cell_most_likely_blast_first_with_its_review(path_client, review_case):
     case, cells, old_cell = review_case
     CellReview.objects.create(cell=cells[0], label="artefact", reviewed_by=case.created_by, reviewed_at=case.created_at)
     page = path_client.get(f"/review/cases/{case.id}/")
@@ -29,11 +30,13 @@ def test_it_shows_every_current_cell_grouped_by_label(path_client, review_case):
     for cell in cells:
         assert f'data-cell="{cell.id}"' in html
     assert f'data-cell="{old_cell.id}"' not in html  # a superseded run's cell is not reviewed
-    groups = [g["label"] for g in page.context["groups"]]
-    assert groups == ["blast", "normal", "artefact"]
-    blast_ps = [c.p_blast for c in page.context["groups"][0]["cells"]]
-    assert blast_ps == sorted(blast_ps, reverse=True) == [0.8, 0.7]
-    assert 'id="review-form"' in html and "Sign off" in html
+    shown = page.context["cells"]
+    assert [c.p_blast for c in shown] == sorted((c.p_blast for c in cells), reverse=True)
+    assert [c.review_label for c in shown] == ["artefact"] + [""] * 5
+    assert html.count('class="review-cell reviewed"') == 1 and html.count('class="review-cell unreviewed"') == 5
+    assert 'data-filter="unreviewed"' in html and 'id="class-filter"' in html
+    assert 'id="review-form"' in html and "Review and sign off" in html
+    assert "5 of 6 cells are not reviewed" in html
 
 
 def test_it_reclassifies_one_cell_and_returns_the_new_counts(path_client, review_case, pathologist):
@@ -50,18 +53,18 @@ def test_it_reclassifies_one_cell_and_returns_the_new_counts(path_client, review
 def test_it_reclassifies_in_bulk(path_client, review_case):
     case, cells, _ = review_case
     ids = [c.id for c in cells]
-    response = _post(path_client, case, ids, "normal")
+    response = _post(path_client, case, ids, "lymphocyte")
     assert response.status_code == 200 and sorted(response.json()["changed"]) == sorted(ids)
-    assert set(CellReview.objects.values_list("label", flat=True)) == {"normal"}
+    assert set(CellReview.objects.values_list("label", flat=True)) == {"lymphocyte"}
     assert CellReview.objects.count() == 6
-    assert 'data-testid="reviewed-normal">6<' in response.json()["counts_html"]
+    assert 'data-testid="reviewed-lymphocyte">6<' in response.json()["counts_html"]
 
 
 def test_it_answers_bad_requests_with_a_json_error(path_client, review_case):
     case, cells, _ = review_case
     bad_body = path_client.post(f"/review/cases/{case.id}/cells/", "not json", content_type="application/json")
     assert bad_body.status_code == 400 and "Send JSON" in bad_body.json()["error"]
-    bad_label = _post(path_client, case, [cells[0].id], "monocyte")
+    bad_label = _post(path_client, case, [cells[0].id], "normal")
     assert bad_label.status_code == 400 and "Unknown label" in bad_label.json()["error"]
     assert path_client.get(f"/review/cases/{case.id}/cells/").status_code == 405
     assert not CellReview.objects.exists()
@@ -94,12 +97,19 @@ def test_it_hides_another_labs_case(path_client, other_lab):
     assert path_client.get(f"/review/cases/{case.id}/report.pdf").status_code == 404
 
 
-def test_it_signs_and_amends_through_the_form(path_client, review_case):
+def test_it_signs_and_amends_through_the_form(path_client, review_case, pathologist):
     case, _, _ = review_case
-    response = path_client.post(f"/review/cases/{case.id}/sign/", {"interpretation": "no_blasts", "text": ""})
+    refused = path_client.post(f"/review/cases/{case.id}/sign/", {"interpretation": "no_blasts", "confirmed": "1"})
+    assert refused.status_code == 400 and "6 of 6 cells are not reviewed" in refused.text
+    review_rest(case, pathologist)
+    asked = path_client.post(f"/review/cases/{case.id}/sign/", {"interpretation": "no_blasts", "text": ""})
+    assert asked.status_code == 200 and "You are signing the final report" in asked.text
+    assert not ReportVersion.objects.exists()
+    confirmed = {"interpretation": "no_blasts", "text": "", "confirmed": "1"}
+    response = path_client.post(f"/review/cases/{case.id}/sign/", confirmed)
     assert response.status_code == 302
     page = path_client.get(f"/review/cases/{case.id}/")
-    assert "Report version 1 signed (final)" in page.text and "Sign amended version 2" in page.text
+    assert "Report version 1 signed (final)" in page.text and "sign amended version 2" in page.text
     again = path_client.post(f"/review/cases/{case.id}/sign/", {"interpretation": "blasts_present"}, follow=True)
     assert "already signed" in again.text
     no_reason = path_client.post(
@@ -108,7 +118,8 @@ def test_it_signs_and_amends_through_the_form(path_client, review_case):
     assert no_reason.status_code == 400 and "needs a reason" in no_reason.text
     assert "Typed with care.</textarea>" in no_reason.text  # what was typed comes back
     assert 'value="free_text" required checked' in no_reason.text
-    path_client.post(f"/review/cases/{case.id}/amend/", {"interpretation": "blasts_present", "reason": "Rechecked."})
+    amend = {"interpretation": "blasts_present", "reason": "Rechecked.", "confirmed": "1"}
+    path_client.post(f"/review/cases/{case.id}/amend/", amend)
     assert list(ReportVersion.objects.values_list("number", "kind")) == [(1, "final"), (2, "amended")]
 
 

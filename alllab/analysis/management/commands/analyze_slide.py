@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from alllab.analysis.services import run_enqueue
+from alllab.analysis.dispatch import run_enqueue
 from alllab.cases.models import Slide
 
 

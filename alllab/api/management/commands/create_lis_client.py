@@ -8,8 +8,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from alllab.accounts.models import Lab
-from alllab.api.models import LisClient
+from alllab.accounts.models import Lab, LisClient
 from alllab.api.services import lis_client_create, lis_client_revoke
 
 

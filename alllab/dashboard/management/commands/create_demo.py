@@ -15,9 +15,11 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from alllab.accounts.models import Lab, Membership
+from alllab.accounts.scope import scope_for_user
 from alllab.accounts.services import lab_create, user_create
+from alllab.analysis.intake import slide_create
 from alllab.cases.models import Case
-from alllab.cases.services import case_create, slide_create
+from alllab.cases.services import case_create
 
 DEMO_LAB_SLUG = "demo"
 DEMO_PASSWORD = "alllab-demo"  # printed on every run; demo data only, never on a real lab's server
@@ -46,6 +48,7 @@ class Command(BaseCommand):
         case = Case.objects.filter(lab=lab, accession_number=DEMO_ACCESSION).first()
         if case is None:
             case = case_create(
+                scope=scope_for_user(users[Membership.Role.TECHNICIAN]),
                 lab=lab,
                 accession_number=DEMO_ACCESSION,
                 patient_pseudonym="DEMO-PATIENT-1",
@@ -54,7 +57,8 @@ class Command(BaseCommand):
         if not case.slides.exists():
             for path in sorted(DEMO_IMAGES.glob("*.jpg")):
                 upload = SimpleUploadedFile(path.name, path.read_bytes(), content_type="image/jpeg")
-                slide_create(case=case, uploaded_file=upload, uploaded_by=users[Membership.Role.TECHNICIAN])
+                technician = users[Membership.Role.TECHNICIAN]
+                slide_create(scope=scope_for_user(technician), case=case, uploaded_file=upload, uploaded_by=technician)
         self.stdout.write(f"Demo lab '{lab.slug}', case {case.accession_number} ({case.slides.count()} slides).")
         self.stdout.write("Demo logins (password for all: " + DEMO_PASSWORD + "):")
         for username, role in DEMO_USERS:

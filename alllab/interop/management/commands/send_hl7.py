@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from alllab.accounts.scope import SYSTEM
 from alllab.analysis.selectors import current_runs_for_case
 from alllab.cases.models import Case
 from alllab.interop.adapters import report_data_for_case
@@ -31,7 +32,8 @@ class Command(BaseCommand):
         case = Case.objects.select_related("lab").filter(pk=case_id).first()
         if case is None:
             raise CommandError(f"No case {case_id}.")
-        runs = {r.slide_id: r for r in current_runs_for_case(case=case)}
+        # An operator's command run on the server, not a caller's request: a system job, so the SYSTEM scope.
+        runs = {r.slide_id: r for r in current_runs_for_case(scope=SYSTEM, case=case)}
         slides = [(s, runs.get(s.pk)) for s in case.slides.all()]
         message = hl7_oru_er7(
             report=report_data_for_case(case=case, slides=slides),

@@ -1,0 +1,348 @@
+"""Train the cell classifier: ``python -m inference.train``.
+
+BCE with logits, Adam (lr 1e-3), batch 16, up to 100 epochs with early stopping on validation loss,
+then temperature scaling fitted on the same validation split (ECE reported before and after).
+Seeded and reproducible on CPU. Data: ALL-IDB2 crops, ALL-IDB1 cells found by our segmentation,
+or a lab's own ``path,label`` manifest (to fine-tune on reviewed cells).
+
+Example::
+
+    python -m inference.train --data idb2 --out inference/weights/hybrid_vgg.pt --version 0.1.0-dev
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import random
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from ..models import DEFAULT_CONFIGS, CellClassifier, build_model, save_checkpoint
+from ..models.efficientnet import EfficientNetLite0
+from ..operating import LEGACY_OPERATING_POINT, OperatingPoint
+from ..preprocess import Preprocessing
+from .calibrate import apply_temperature, expected_calibration_error, fit_temperature
+from .data import (
+    ARCH_NORMALISATION,
+    AUGMENTS,
+    CLASS_NAMES,
+    DEFAULT_PREPROCESSING,
+    CellDataset,
+    CellSample,
+    train_val_split,
+)
+from .metrics import binary_metrics
+from .operating import choose_operating_point
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch so a rerun gives the same weights on the same machine."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+@dataclass
+class FitResult:
+    """What training produced: the best model (by validation loss), its temperature and the history."""
+
+    model: nn.Module
+    temperature: float
+    best_epoch: int
+    history: list[dict] = field(default_factory=list)
+    val_metrics: dict = field(default_factory=dict)
+    ece_before: float = float("nan")
+    ece_after: float = float("nan")
+
+
+@torch.inference_mode()
+def predict_logits(model: nn.Module, ds: CellDataset, *, batch_size: int = 64) -> np.ndarray:
+    """Logits for every sample of a (non-augmented) dataset, in order."""
+    model.eval()
+    out = []
+    for start in range(0, len(ds), batch_size):
+        x, _ = ds.batch(np.arange(start, min(start + batch_size, len(ds))))
+        out.append(model(x).float().numpy())
+    return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+
+def initial_model(arch: str, config: dict) -> CellClassifier:
+    """An untrained network of ``arch``; one whose config says ``pretrained`` starts from its ImageNet weights."""
+    model = build_model(arch=arch, config=config)
+    if config.get("pretrained"):
+        if not isinstance(model, EfficientNetLite0):
+            raise ValueError(f"{arch}: there are no ImageNet weights to start from")
+        model.load_imagenet()
+    return model
+
+
+def fit(
+    model: nn.Module,
+    train: CellDataset,
+    val: CellDataset | None,
+    *,
+    epochs: int = 100,
+    patience: int = 10,
+    batch_size: int = 16,
+    lr: float = 1e-3,
+    seed: int = 0,
+    progress: bool = True,
+    plateau: bool = False,
+    on_epoch: Callable[[dict], None] | None = None,
+) -> FitResult:
+    """Train with Adam + BCE-with-logits; keep the epoch with the lowest validation loss; fit a temperature.
+
+    Without a validation set the last epoch is kept and the temperature stays 1. ``plateau`` divides the
+    learning rate by 3 after 3 epochs without a better validation loss (down to 1e-5), which steadies
+    training on small validation splits. ``on_epoch`` is called with each epoch's history row (a library caller's
+    progress report); an exception it raises stops training and propagates (that is how a caller cancels).
+    """
+    seed_everything(seed)
+    rng = np.random.default_rng(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=1 / 3, patience=3, min_lr=1e-5) if plateau else None
+    loss_fn = nn.BCEWithLogitsLoss()
+    best_state, best_loss, best_epoch, stale = None, float("inf"), 0, 0
+    history = []
+    bar = tqdm(range(1, epochs + 1), desc="train", unit="epoch", disable=not progress, file=sys.stderr)
+    for epoch in bar:
+        model.train()
+        order = rng.permutation(len(train))
+        total, seen = 0.0, 0
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            if len(idx) < 2:  # BatchNorm cannot train on a batch of one
+                continue
+            x, y = train.batch(idx)
+            loss = loss_fn(model(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+            seen += len(idx)
+        row = {"epoch": epoch, "train_loss": total / max(seen, 1)}
+        if val is not None and len(val):
+            logits = predict_logits(model, val)
+            row["val_loss"] = float(loss_fn(torch.from_numpy(logits), torch.from_numpy(val.labels)))
+            row["val_acc"] = float(((logits >= 0) == (val.labels >= 0.5)).mean())
+            if row["val_loss"] < best_loss - 1e-4:
+                best_loss, best_epoch, stale = row["val_loss"], epoch, 0
+                best_state = copy.deepcopy(model.state_dict())
+            else:
+                stale += 1
+            if sched is not None:
+                sched.step(row["val_loss"])
+                row["lr"] = opt.param_groups[0]["lr"]
+        history.append(row)
+        if on_epoch is not None:
+            on_epoch(row)
+        bar.set_postfix({k: round(v, 5) for k, v in row.items() if k != "epoch"})
+        if val is not None and stale >= patience:
+            break
+    result = FitResult(model=model, temperature=1.0, best_epoch=best_epoch or len(history), history=history)
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    if val is not None and len(val):
+        logits = predict_logits(model, val)
+        result.temperature = fit_temperature(logits, val.labels)
+        p_raw = apply_temperature(logits, 1.0)
+        p_cal = apply_temperature(logits, result.temperature)
+        result.ece_before = expected_calibration_error(p_raw, val.labels)
+        result.ece_after = expected_calibration_error(p_cal, val.labels)
+        result.val_metrics = binary_metrics(val.labels.astype(int), p_cal)
+    model.eval()
+    return result
+
+
+def load_samples(
+    data: str,
+    *,
+    manifest: str | None,
+    size: int = 96,
+    kind: str = "scaled",
+    annotated: bool = False,
+    bccd: bool = False,
+    cache: bool = True,
+) -> list[CellSample]:
+    """Samples for a ``--data`` choice: idb2, idb1 (segmented cells), idb1-2592, or a manifest.
+
+    ``annotated`` adds crops at ALL-IDB1's annotated centroids of the same smears; ``bccd`` adds BCCD's white
+    cells as negatives.
+    """
+    from . import data as d
+
+    if data == "idb2":
+        return d.idb2_samples()
+    if data == "manifest":
+        if not manifest:
+            raise SystemExit("--data manifest needs --manifest FILE.csv")
+        return d.manifest_samples(manifest)
+    table = d.idb1_cells(size=size, cache=cache)
+    mask = None
+    if data == "idb1-2592":  # the recipe the cross-acquisition proxy evaluates, on its training smears
+        mask = table.smear_size == "2592x1944"
+    smears = {str(s) for s in (table.smear if mask is None else table.smear[mask])}
+    samples = table.samples(kind, mask)
+    if annotated:
+        samples += table.annotated_samples(smears)
+    if bccd:  # BCCD's test fields stay unseen, for the other-lab check (python -m inference.eval_bccd)
+        samples += d.bccd_cells(size=size, kind=kind, split="trainval")
+    return samples
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m inference.train", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", default="idb2", choices=["idb2", "idb1", "idb1-2592", "manifest"])
+    ap.add_argument("--manifest", help="CSV with path,label (1 = blast), paths relative to the CSV")
+    ap.add_argument("--init", help="start from this checkpoint's weights (fine-tuning)")
+    ap.add_argument("--out", required=True, help="checkpoint to write")
+    ap.add_argument("--version", default="0.0.0-dev")
+    ap.add_argument("--epochs", type=int, default=100)
+    ap.add_argument("--patience", type=int, default=10)
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--val-fraction", type=float, default=0.2)
+    ap.add_argument("--plateau", action="store_true", help="divide lr by 3 when validation loss stalls")
+    ap.add_argument("--input-size", type=int, default=DEFAULT_PREPROCESSING["input_size"])
+    ap.add_argument(
+        "--arch",
+        default="hybrid_vgg",
+        choices=sorted(DEFAULT_CONFIGS),
+        help="efficientnet_lite0 starts from ImageNet weights (requirements-bench.txt)",
+    )
+    ap.add_argument("--no-residual", action="store_true")
+    ap.add_argument("--no-attention", action="store_true")
+    ap.add_argument("--crop", default="scaled", choices=["scaled", "masked", "raw"], help="idb1 crop kind")
+    ap.add_argument("--annotated", action="store_true", help="idb1: also crops at annotated centroids")
+    ap.add_argument("--bccd", action="store_true", help="add BCCD's trainval white cells as negatives")
+    ap.add_argument("--stain", action="store_true", help="Reinhard-normalise every smear to the training mean")
+    ap.add_argument("--aug", default="standard", choices=sorted(AUGMENTS), help="augmentation preset")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1, help="torch and OpenCV threads (1: the cores are shared)")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    cv2.setNumThreads(args.threads)  # augmentation runs in OpenCV: without this it spawns a thread per core
+    seed_everything(args.seed)
+
+    samples = load_samples(
+        args.data,
+        manifest=args.manifest,
+        size=args.input_size,
+        kind=args.crop,
+        annotated=args.annotated,
+        bccd=args.bccd,
+    )
+    if args.init:  # fine-tuning keeps the base model's architecture and preprocessing
+        from ..models import load_checkpoint
+
+        ck = load_checkpoint(args.init)
+        model, arch, config, prep = ck.model, ck.arch, ck.config, dict(ck.preprocessing)
+    else:
+        arch = args.arch
+        config = DEFAULT_CONFIGS[arch]()
+        if arch == "hybrid_vgg":
+            config.update(residual=not args.no_residual, attention=not args.no_attention)
+        model = initial_model(arch, config)
+        prep = dict(DEFAULT_PREPROCESSING, input_size=args.input_size, **ARCH_NORMALISATION.get(arch, {}))
+        if args.stain:
+            prep["stain"] = stain_target(samples)
+    labels = [s.label for s in samples]
+    tr, va = train_val_split(labels, [s.group for s in samples], val_fraction=args.val_fraction, seed=args.seed)
+    train_ds = CellDataset([samples[i] for i in tr], prep, augment=AUGMENTS[args.aug], seed=args.seed)
+    val_ds = CellDataset([samples[i] for i in va], prep, augment=None)
+    t0 = time.time()
+    res = fit(
+        model,
+        train_ds,
+        val_ds,
+        epochs=args.epochs,
+        patience=args.patience,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        plateau=args.plateau,
+    )
+    op = training_operating_point(res, val_ds, [samples[i] for i in va], args)
+    preprocessing = Preprocessing.coerce(prep).with_(operating_point=op)
+    metrics = {
+        "data": args.data,
+        "data_flags": {"annotated": args.annotated, "bccd": args.bccd, "stain": args.stain, "crop": args.crop},
+        "aug": args.aug,
+        "n_train": len(tr),
+        "n_val": len(va),
+        "best_epoch": res.best_epoch,
+        "epochs_run": len(res.history),
+        "val": res.val_metrics,
+        "ece_val_before": res.ece_before,
+        "ece_val_after": res.ece_after,
+        "train_seconds": round(time.time() - t0, 1),
+        "seed": args.seed,
+    }
+    digest = save_checkpoint(
+        args.out,
+        res.model,
+        arch=arch,
+        config=config,
+        preprocessing=preprocessing,
+        class_names=CLASS_NAMES,
+        version=args.version,
+        temperature=res.temperature,
+        metrics=metrics,
+    )
+    print(json.dumps({"out": str(args.out), "sha256": digest, "temperature": res.temperature, **metrics}, indent=1))
+    return 0
+
+
+def training_operating_point(
+    res: FitResult, val_ds: CellDataset, val: list[CellSample], args: argparse.Namespace
+) -> OperatingPoint:
+    """The operating point chosen on this run's validation split: cell threshold on its cells, and for ALL-IDB1
+    data the slide rule on its smears (every cell segmentation finds there). Legacy without validation cells."""
+    if not len(val_ds) or not any(s.label == 1 for s in val):
+        return LEGACY_OPERATING_POINT
+    p = apply_temperature(predict_logits(res.model, val_ds), res.temperature)
+    smear_p = smear_y = None
+    if args.data.startswith("idb1"):
+        from .data import idb1_cells
+
+        table = idb1_cells(size=args.input_size)
+        smears = sorted({s.source for s in val if s.source in table.smears})
+        if smears:
+            prep = val_ds.preprocessing
+            smear_p = {}
+            for sm in smears:
+                ds = CellDataset(table.smear_cells(args.crop, sm), prep, augment=None)
+                smear_p[sm] = apply_temperature(predict_logits(res.model, ds), res.temperature).tolist()
+            smear_y = {sm: int(table.smears[sm]["label"]) for sm in smears}
+    return choose_operating_point(
+        [s.label for s in val],
+        p,
+        smear_p=smear_p,
+        smear_y=smear_y,
+        chosen_on=f"validation split of this training run ({args.data}, seed {args.seed}): {len(val)} cells",
+    )
+
+
+def stain_target(samples: list[CellSample]) -> dict | None:
+    """The Reinhard target: the mean LAB stats of the distinct training smears."""
+    stats = {s.group: s.stain_stats for s in samples if s.stain_stats}
+    if not stats:
+        return None
+    means = np.array([v["mean"] for v in stats.values()]).mean(0)
+    stds = np.array([v["std"] for v in stats.values()]).mean(0)
+    return {"mean": means.tolist(), "std": stds.tolist()}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

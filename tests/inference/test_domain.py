@@ -1,0 +1,99 @@
+"""The domain check on synthetic smears: a reference fitted on in-domain smears (thresholds on other, held-out
+in-domain smears) passes new in-domain smears and flags stain-shifted and rescaled ones, with the reason,
+and an out-of-domain smear is called "unvalidated" end to end through ``Predictor.analyze``."""
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from inference.domain import DomainReference, fit_on_smears
+from inference.models import load_checkpoint, save_checkpoint
+from inference.predict import Predictor
+
+from .classifier_synthetic import tiny_checkpoint
+from .synthetic import make_smear
+
+TARGET = {"mean": [200.0, 140.0, 134.0], "std": [32.0, 11.5, 11.0]}
+
+
+def _in_domain(seed: int) -> np.ndarray:
+    rng = np.random.default_rng(100 + seed)  # small lab-to-day variation: hue +-3 degrees, brightness +-3%
+    return make_smear(
+        n_single=5, n_pairs=1, seed=seed, hue_shift_deg=rng.uniform(-3, 3), brightness=rng.uniform(0.97, 1.03)
+    ).rgb
+
+
+def _stain_shifted(seed: int) -> np.ndarray:
+    return make_smear(n_single=5, n_pairs=1, seed=seed, hue_shift_deg=35.0, saturation=0.6).rgb
+
+
+def _rescaled(seed: int) -> np.ndarray:  # the same smear photographed at 0.4x: red cells ~16 px across
+    return cv2.resize(_in_domain(seed), None, fx=0.4, fy=0.4, interpolation=cv2.INTER_AREA)
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    path = tiny_checkpoint(tmp_path_factory.mktemp("dom") / "m.pt", stain=TARGET)
+    predictor = Predictor(load_checkpoint(path), device=torch.device("cpu"), path=path)
+    fit = [predictor.observe(_in_domain(s)) for s in range(8)]
+    held = [predictor.observe(_in_domain(s)) for s in range(8, 14)]
+    ref = fit_on_smears(
+        [o.pooled for o in fit],
+        [o.stats for o in fit],
+        [o.pooled for o in held],
+        [o.stats for o in held],
+        fitted_on="synthetic in-domain smears",
+    )
+    return path, predictor, ref
+
+
+def _assess(predictor, ref: DomainReference, rgb):
+    o = predictor.observe(rgb)
+    return ref.assess(pooled=o.pooled, stats=o.stats)[1]
+
+
+def test_it_passes_in_domain_smears_and_flags_shifted_and_rescaled_ones(fitted):
+    _, predictor, ref = fitted
+    assert set(ref.thresholds) == {"cell_features", "smear_features", "stain", "scale", "focus"}
+    inside = [_assess(predictor, ref, _in_domain(s)) for s in range(20, 23)]
+    shifted = [_assess(predictor, ref, _stain_shifted(s)) for s in range(20, 23)]
+    rescaled = [_assess(predictor, ref, _rescaled(s)) for s in range(20, 23)]
+    assert sum(d.in_domain for d in inside) >= 2
+    assert all(not d.in_domain and "stain" in d.reasons for d in shifted)
+    assert all(not d.in_domain and "scale" in d.reasons for d in rescaled)
+    assert min(d.score for d in shifted + rescaled) > max(d.score for d in inside)
+
+
+def test_it_calls_an_out_of_domain_smear_unvalidated_through_the_predictor(fitted, tmp_path):
+    path, _, ref = fitted
+    ck = load_checkpoint(path)
+    out = tmp_path / "with_ref.pt"
+    save_checkpoint(
+        out,
+        ck.model,
+        config=ck.config,
+        preprocessing=ck.preprocessing.with_(domain=ref.to_dict()),
+        class_names=ck.class_names,
+        version="0.0.0-dom",
+    )
+    predictor = Predictor.load(out)
+    assert predictor.domain is not None and predictor.domain.thresholds == ref.thresholds
+    result = predictor.analyze(_stain_shifted(30), with_heatmaps=False)
+    assert result.domain is not None and not result.domain.in_domain
+    assert result.summary.call == "unvalidated" and "domain_stain" in result.summary.flags
+    assert all(c.domain is not None for c in result.cells)
+    assert result.to_json()["domain"]["in_domain"] is False
+
+
+def test_it_refuses_to_fit_without_held_out_cells():
+    with pytest.raises(ValueError, match="held-out"):
+        fit_on_smears([np.ones((3, 4))], [np.zeros(8)], [], [], fitted_on="x")
+
+
+def test_fitting_a_reference_refuses_a_checkpoint_that_does_not_name_its_data(tmp_path):
+    from inference.training.fit_reference import checkpoint_split
+
+    ck = load_checkpoint(tiny_checkpoint(tmp_path / "m.pt"))
+    with pytest.raises(ValueError, match="cannot find its data"):
+        checkpoint_split(ck, table=None)
