@@ -52,7 +52,15 @@ from .data import (
 )
 from .metrics import binary_metrics, mean_std
 from .operating import choose_operating_point
-from .train import FitResult, fit, initial_model, predict_logits, seed_everything, stain_target
+from .train import (
+    FitResult,
+    add_recipe_arguments,
+    fit,
+    initial_model,
+    predict_logits,
+    seed_everything,
+    stain_target,
+)
 
 METRIC_KEYS = ("accuracy", "precision", "recall", "specificity", "f1", "mcc", "auroc")
 VARIANTS = {  # the ablation rows of the hybrid VGG
@@ -399,22 +407,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     ap = argparse.ArgumentParser(prog="python -m inference.crossval", description=__doc__.split("\n\n")[0])
     ap.add_argument("protocol", choices=sorted(PROTOCOLS))
-    ap.add_argument("--arch", default="hybrid_vgg", choices=sorted(DEFAULT_CONFIGS))
     ap.add_argument("--variant", default="full", choices=sorted(VARIANTS))
-    ap.add_argument("--crop", default="scaled", choices=["scaled", "masked", "raw"], help="idb1/cross-acq crops")
-    ap.add_argument("--annotated", action="store_true", help="also train on crops at annotated centroids")
-    ap.add_argument("--bccd", action="store_true", help="cross-acq: add BCCD white cells as negatives")
-    ap.add_argument("--stain", action="store_true", help="Reinhard stain normalisation per smear")
-    ap.add_argument("--aug", default="standard", choices=sorted(AUGMENTS), help="augmentation preset")
+    add_recipe_arguments(ap)
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--max-folds", type=int, default=0, help="run only the first N folds (0: all)")
     ap.add_argument("--epochs", type=int, default=100)
     ap.add_argument("--patience", type=int, default=8)
-    ap.add_argument("--plateau", action="store_true", help="divide lr by 3 when validation loss stalls")
-    ap.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (lower to fine-tune ImageNet weights)")
-    ap.add_argument("--input-size", type=int, default=DEFAULT_PREPROCESSING["input_size"])
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--progress", action="store_true")
     ap.add_argument("--out", type=Path, help="write the result JSON here")
     ap.add_argument(

@@ -201,6 +201,26 @@ def load_samples(
     return samples
 
 
+def add_recipe_arguments(ap: argparse.ArgumentParser) -> None:
+    """The training recipe's flags, the same for ``train`` and ``crossval``: architecture, data, augmentation."""
+    ap.add_argument(
+        "--arch",
+        default="hybrid_vgg",
+        choices=sorted(DEFAULT_CONFIGS),
+        help="efficientnet_lite0 starts from ImageNet weights (requirements-bench.txt)",
+    )
+    ap.add_argument("--crop", default="scaled", choices=["scaled", "masked", "raw"], help="ALL-IDB1 crop kind")
+    ap.add_argument("--annotated", action="store_true", help="ALL-IDB1: also crops at annotated centroids")
+    ap.add_argument("--bccd", action="store_true", help="add BCCD's trainval white cells as negatives")
+    ap.add_argument("--stain", action="store_true", help="Reinhard-normalise every smear to the training mean")
+    ap.add_argument("--aug", default="standard", choices=sorted(AUGMENTS), help="augmentation preset")
+    ap.add_argument("--plateau", action="store_true", help="divide lr by 3 when validation loss stalls")
+    ap.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (lower to fine-tune ImageNet weights)")
+    ap.add_argument("--input-size", type=int, default=DEFAULT_PREPROCESSING["input_size"])
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1, help="torch and OpenCV threads (1: the cores are shared)")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m inference.train", description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", default="idb2", choices=["idb2", "idb1", "idb1-2592", "manifest"])
@@ -211,25 +231,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=100)
     ap.add_argument("--patience", type=int, default=10)
     ap.add_argument("--batch-size", type=int, default=16)
-    ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--val-fraction", type=float, default=0.2)
-    ap.add_argument("--plateau", action="store_true", help="divide lr by 3 when validation loss stalls")
-    ap.add_argument("--input-size", type=int, default=DEFAULT_PREPROCESSING["input_size"])
-    ap.add_argument(
-        "--arch",
-        default="hybrid_vgg",
-        choices=sorted(DEFAULT_CONFIGS),
-        help="efficientnet_lite0 starts from ImageNet weights (requirements-bench.txt)",
-    )
     ap.add_argument("--no-residual", action="store_true")
     ap.add_argument("--no-attention", action="store_true")
-    ap.add_argument("--crop", default="scaled", choices=["scaled", "masked", "raw"], help="idb1 crop kind")
-    ap.add_argument("--annotated", action="store_true", help="idb1: also crops at annotated centroids")
-    ap.add_argument("--bccd", action="store_true", help="add BCCD's trainval white cells as negatives")
-    ap.add_argument("--stain", action="store_true", help="Reinhard-normalise every smear to the training mean")
-    ap.add_argument("--aug", default="standard", choices=sorted(AUGMENTS), help="augmentation preset")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=1, help="torch and OpenCV threads (1: the cores are shared)")
+    add_recipe_arguments(ap)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)  # augmentation runs in OpenCV: without this it spawns a thread per core
