@@ -29,6 +29,7 @@ STAGES: tuple[tuple[int, int, int, int, int], ...] = (
     (6, 5, 2, 192, 4),
 )
 STAGES += ((6, 3, 1, 320, 1),)
+CAM_BLOCKS = sum(stage[-1] for stage in STAGES[:5])  # the blocks up to the end of the 112-channel stage
 BN: dict[str, Any] = {"eps": 1e-3, "momentum": 0.01}  # the TensorFlow port's batch-norm settings
 
 
@@ -132,3 +133,14 @@ class EfficientNetLite0(CellClassifier):
 
     def forward_head(self, feats: torch.Tensor) -> torch.Tensor:
         return self.head(self.dropout(feats.mean(dim=(2, 3)))).squeeze(1)
+
+    def cam_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Grad-CAM looks at the end of the 112-channel stage (stride 16: 8x8 on a 128 px crop). The last map
+        (stride 32, 4x4) was too coarse to point at a cell: on ALL-IDB1 crops it lit the same corner of every
+        crop, blast or not."""
+        x = nn.functional.relu6(self._bn0(self._conv_stem(x)))
+        return self._blocks[:CAM_BLOCKS](x)
+
+    def cam_head(self, feats: torch.Tensor) -> torch.Tensor:
+        y = nn.functional.relu6(self._bn1(self._conv_head(self._blocks[CAM_BLOCKS:](feats))))
+        return self.forward_head(y)
