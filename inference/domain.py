@@ -102,7 +102,7 @@ class DomainReference:
     def to_dict(self) -> dict[str, Any]:
         return {
             "feature_means": self.feature_means.tolist(),
-            "feature_precision": self.feature_precision.tolist(),
+            "feature_precision": _pack_symmetric(self.feature_precision),
             "image_mean": self.image_mean.tolist(),
             "image_std": self.image_std.tolist(),
             "thresholds": {k: float(v) for k, v in self.thresholds.items()},
@@ -113,12 +113,29 @@ class DomainReference:
     def from_dict(cls, d: Mapping[str, Any]) -> DomainReference:
         return cls(
             feature_means=np.asarray(d["feature_means"], np.float64),
-            feature_precision=np.asarray(d["feature_precision"], np.float64),
+            feature_precision=_unpack_symmetric(d["feature_precision"]),
             image_mean=np.asarray(d["image_mean"], np.float64),
             image_std=np.asarray(d["image_std"], np.float64),
             thresholds=dict(d.get("thresholds", {})),
             fitted_on=str(d.get("fitted_on", "")),
         )
+
+
+def _pack_symmetric(m: np.ndarray) -> dict[str, Any]:
+    """A symmetric (C, C) matrix as its upper triangle in float32 bytes: a quarter of the size of a list of
+    floats (3.3 MB instead of 13 MB for EfficientNet's 1280 features), and loadable with ``weights_only``."""
+    n = int(m.shape[0])
+    return {"n": n, "upper_float32": np.asarray(m, np.float32)[np.triu_indices(n)].tobytes()}
+
+
+def _unpack_symmetric(value: Any) -> np.ndarray:
+    """Inverse of ``_pack_symmetric``; also reads the nested lists that checkpoints before it stored."""
+    if not isinstance(value, Mapping):
+        return np.asarray(value, np.float64)
+    n = int(value["n"])
+    m = np.zeros((n, n), np.float64)
+    m[np.triu_indices(n)] = np.frombuffer(value["upper_float32"], np.float32)
+    return m + np.triu(m, 1).T
 
 
 def _result(ratios: Mapping[str, float]) -> DomainResult:

@@ -2,6 +2,8 @@
 in-domain smears) passes new in-domain smears and flags stain-shifted and rescaled ones, with the reason,
 and an out-of-domain smear is called "unvalidated" end to end through ``Predictor.analyze``."""
 
+import io
+
 import cv2
 import numpy as np
 import pytest
@@ -97,3 +99,27 @@ def test_fitting_a_reference_refuses_a_checkpoint_that_does_not_name_its_data(tm
     ck = load_checkpoint(tiny_checkpoint(tmp_path / "m.pt"))
     with pytest.raises(ValueError, match="cannot find its data"):
         checkpoint_split(ck, table=None)
+
+
+def test_the_stored_reference_packs_its_precision_matrix_and_still_reads_the_old_lists():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 64))
+    cov = np.cov(x, rowvar=False) + np.eye(64)
+    ref = DomainReference(
+        feature_means=rng.normal(size=(2, 64)),
+        feature_precision=np.linalg.inv(cov),
+        image_mean=np.zeros(8),
+        image_std=np.ones(8),
+        thresholds={"cell_features": 3.0},
+    )
+    stored = ref.to_dict()
+    assert isinstance(stored["feature_precision"]["upper_float32"], bytes)
+    assert len(stored["feature_precision"]["upper_float32"]) == 4 * 64 * 65 // 2  # the upper triangle, float32
+    buf = io.BytesIO()
+    torch.save(stored, buf)
+    buf.seek(0)
+    back = DomainReference.from_dict(torch.load(buf, weights_only=True))  # as load_checkpoint reads it
+    assert np.allclose(back.feature_precision, ref.feature_precision, rtol=1e-6, atol=1e-7)
+    assert np.allclose(back.feature_distance(x[:5]), ref.feature_distance(x[:5]), rtol=1e-5)
+    old = {**stored, "feature_precision": ref.feature_precision.tolist()}  # checkpoints before the packing
+    assert np.array_equal(DomainReference.from_dict(old).feature_precision, ref.feature_precision)
