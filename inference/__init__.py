@@ -9,7 +9,7 @@ from pathlib import Path
 
 DATASETS_ENV = "ALLLAB_DATASETS"
 # The shipped checkpoint: the one default, for the predictor and for the web app's readiness check (torch-free).
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "hybrid_vgg.pt"
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "efficientnet_lite0.pt"
 
 
 def datasets_root() -> Path:

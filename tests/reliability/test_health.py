@@ -15,7 +15,9 @@ def test_it_answers_health_and_readiness_without_a_login(client, monkeypatch):
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["ready"] is True and set(body["checks"]) == {"database", "broker", "model"}
-    assert "hybrid_vgg" in body["checks"]["model"]["detail"] and response["Cache-Control"].startswith("max-age=0")
+    assert "efficientnet_lite0" in body["checks"]["model"]["detail"] and response["Cache-Control"].startswith(
+        "max-age=0"
+    )
 
 
 def test_it_is_not_ready_when_the_broker_is_unreachable(client, monkeypatch):
