@@ -24,7 +24,8 @@ the region's nucleus share from 75% to 50%; a trailing ``_shape`` keeps to regio
 regrouping also for nuclei up to 0.7 red-cell diameters when the pair is < 60% / 75% nucleus; ``_g0.15``: and the
 two nuclei come within 0.15 red-cell diameters of each other; ``_s0.95``: and the pair fills 95% of its convex hull). ``no_big_lobes`` turns that off
 (the ``area_*`` rows of the second-pass table ran with it off: ``area_hmax+no_big_lobes`` reproduces them). Variants
-join with ``+``. ``--all`` runs the full one-to-one evaluation (``inference.training.eval_segmentation --methods modified
+join with ``+``. Third pass: ``concave_dD_rR`` (stage 5, ``cells.split_at_concavity``: cuts between two outline notches
+at least D red-cell diameters deep whose distance is at most R x their depths together). ``--all`` runs the full one-to-one evaluation (``inference.training.eval_segmentation --methods modified
 --skip-idb2``) under the variant instead, which also prints the held-out splits; choose on its trainval / even rows.
 """
 
@@ -72,6 +73,10 @@ def apply_variant(name: str) -> None:
         C.LOBE_MAX_NUCLEUS_FRACTION = float(name.split("_f")[-1].split("_")[0])
         C.LOBE_MAX_GAP_RBC = float(name.split("_g")[-1].split("_")[0]) if "_g" in name else 0.0
         C.LOBE_BIG_MIN_SOLIDITY = float(name.split("_s")[-1]) if "_s" in name else 0.0
+        return
+    if name.startswith("concave"):  # stage 5: concave_d0.2_r1.2 (notch depth, cut length / depths; see cells.CONCAVE_*)
+        C.CONCAVE_MIN_DEPTH_RBC = float(name.split("_d")[1].split("_")[0]) if "_d" in name else 0.2
+        C.CONCAVE_MAX_RATIO = float(name.split("_r")[1].split("_")[0]) if "_r" in name else 1.2
         return
     if name == "final":
         return
