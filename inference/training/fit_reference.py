@@ -82,7 +82,10 @@ def checkpoint_split(ck: Checkpoint, table: CellTable) -> Split:
         if (len(tr), len(va)) != (metrics.get("n_train"), metrics.get("n_val")):
             raise ValueError(
                 f"rebuilt split has {len(tr)}/{len(va)} train/val cells, the checkpoint says "
-                f"{metrics.get('n_train')}/{metrics.get('n_val')}: not the data it was trained on"
+                f"{metrics.get('n_train')}/{metrics.get('n_val')}: not the data it was trained on (the segmentation "
+                f"decides the cells; run this from a checkout of the code that trained it"
+                + (f", {metrics['code_commit']}" if metrics.get("code_commit") else "")
+                + ")"
             )
         val_sources = {samples[i].source for i in va}
         train_sources = {samples[i].source for i in tr}

@@ -16,10 +16,12 @@ import argparse
 import copy
 import json
 import random
+import subprocess
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -43,6 +45,25 @@ from .data import (
 )
 from .metrics import binary_metrics
 from .operating import choose_operating_point
+
+
+def code_commit() -> str:
+    """The git commit the training code ran at (``+dirty`` with uncommitted changes), or "" outside a checkout.
+
+    The cells a model trains on come from the segmentation of that commit; rebuilding its split later
+    (``fit_reference``, ``eval_domain``) needs the same code."""
+
+    def git(*cmd: str) -> str:
+        root = Path(__file__).resolve().parents[2]
+        return subprocess.run(
+            ["git", "-C", str(root), *cmd], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "HEAD")
+        return commit + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+    except (OSError, subprocess.SubprocessError):
+        return ""
 
 
 def seed_everything(seed: int) -> None:
@@ -293,6 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         "ece_val_after": res.ece_after,
         "train_seconds": round(time.time() - t0, 1),
         "seed": args.seed,
+        "code_commit": code_commit(),
     }
     digest = save_checkpoint(
         args.out,

@@ -6,7 +6,7 @@ import numpy as np
 from inference.domain import DomainReference
 from inference.operating import OperatingPoint
 from inference.predict import Observation
-from inference.training.eval_domain import _calls, _flags
+from inference.training.eval_domain import _calls, _flags, _leave_one_out
 from inference.types import Quality
 
 
@@ -58,3 +58,15 @@ def test_it_compares_calls_with_and_without_the_check_and_scores_the_slide_rule(
     assert r["slide_rule"] == {
         "tp": 1, "fn": 1, "tn": 1, "fp": 0, "accuracy": 0.6667, "sensitivity": 0.5, "specificity": 1.0
     }  # fmt: skip
+
+
+def test_leave_one_out_judges_each_smear_by_thresholds_set_on_the_others():
+    # nine ordinary smears and one whose stain sits 5 sd out: judged by the other nine (floor 3 sd) it is flagged;
+    # each ordinary one is judged by thresholds that include the odd one's 5 sd, and passes
+    observed = {f"s{i}": _obs([0.1] * 3, shift=0.1 * (i % 3)) for i in range(9)}
+    observed["odd"] = _obs([0.1] * 3, stain=5.0)
+    r = _leave_one_out(_ref(), observed, sorted(observed))
+    assert (r["n_smears"], r["flagged_smears"], r["flagged"]) == (10, 1, ["odd"])
+    assert r["reasons"] == {"stain": 1}
+    low, high = r["wilson_95"]
+    assert low < 0.1 < high

@@ -1,5 +1,8 @@
 """Training on synthetic cells: the loss falls, the run is reproducible, the CLI writes a loadable checkpoint."""
 
+import re
+from pathlib import Path
+
 import numpy as np
 import torch
 
@@ -112,6 +115,9 @@ def test_it_trains_from_a_manifest_on_the_command_line(tmp_path, capsys):
     ck = load_checkpoint(out)
     assert ck.version == "0.0.1-test" and ck.preprocessing["input_size"] == 32
     assert ck.metrics["n_train"] + ck.metrics["n_val"] == 24
+    # provenance: the commit of the code that made the cells ("" outside a git checkout)
+    in_checkout = (Path(__file__).resolve().parents[2] / ".git").exists()
+    assert re.fullmatch(r"[0-9a-f]{40}(\+dirty)?" if in_checkout else "", ck.metrics["code_commit"])
 
 
 def test_it_rejects_a_manifest_with_a_bad_label(tmp_path):
