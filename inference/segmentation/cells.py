@@ -12,6 +12,8 @@ hold at any magnification.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 from scipy import ndimage as ndi
@@ -140,18 +142,14 @@ def split_cells(
     if nucleus is None:
         return first
     nuclei = fill_holes(nucleus) & mask
-    out = first.copy()
-    next_label = int(first.max()) + 1
-    for i, sl in enumerate(ndi.find_objects(first), start=1):
-        if sl is None:
-            continue
-        region = first[sl] == i
-        if looks_like_one_cell(region, rbc_px):
-            continue
-        sub = _split_once(region, nuclei[sl] & region, rbc_px, min_marker_rbc=NUCLEUS_MARKER_RBC)
-        if sub.max() > 1:
-            out[sl][region] = sub[region] + next_label
-            next_label += int(sub.max()) + 1
+    out = _resplit(
+        first,
+        lambda region, sl: (
+            None
+            if looks_like_one_cell(region, rbc_px)
+            else _split_once(region, nuclei[sl] & region, rbc_px, min_marker_rbc=NUCLEUS_MARKER_RBC)
+        ),
+    )
     if darkness is not None:
         out = split_packed(out, darkness, nuclei, rbc_px)
     if AREA_SPLIT_BLAST_RBC > 0:
@@ -161,18 +159,14 @@ def split_cells(
 
 def split_at_concavity(labels: np.ndarray, nuclei: np.ndarray, rbc_px: float) -> np.ndarray:
     """Stage 5: cut mostly-nucleus regions that do not look like one cell between two deep notches (``CONCAVE_*``)."""
-    out = labels.copy()
-    next_label = int(labels.max()) + 1
     min_piece = CONCAVE_MIN_PIECE_RBC * np.pi * (rbc_px / 2.0) ** 2
-    for i, sl in enumerate(ndi.find_objects(labels), start=1):
-        if sl is None:
-            continue
-        region = labels[sl] == i
+
+    def split(region: np.ndarray, sl: tuple[slice, ...]) -> np.ndarray | None:
         if (
             looks_like_one_cell(region, rbc_px)
             or (nuclei[sl] & region).sum() < AREA_SPLIT_MIN_NUCLEUS_FRACTION * region.sum()
         ):
-            continue
+            return None
         pieces = [np.pad(region, 1)]
         done: list[np.ndarray] = []
         cuts = 0
@@ -184,18 +178,33 @@ def split_at_concavity(labels: np.ndarray, nuclei: np.ndarray, rbc_px: float) ->
                 continue
             cuts += 1
             pieces += cut
-        if len(done) < 2:
-            continue
         sub = np.zeros(region.shape, np.int32)
         for k, piece in enumerate(done, start=1):
             sub[piece[1:-1, 1:-1]] = k
         # the cut lines' pixels go to the nearest piece
         gap = region & (sub == 0)
-        if gap.any():
+        if gap.any() and len(done) > 1:
             _, (iy, ix) = ndi.distance_transform_edt(sub == 0, return_indices=True)
             sub[gap] = sub[iy[gap], ix[gap]]
+        return sub
+
+    return _resplit(labels, split)
+
+
+def _resplit(labels: np.ndarray, split: Callable[[np.ndarray, tuple[slice, ...]], np.ndarray | None]) -> np.ndarray:
+    """Give every region of ``labels`` to ``split(region mask, its slice)``; a returned label image (0 = none, 1..k
+    the parts) with two or more parts replaces the region under new labels, None or one part leaves it."""
+    out = labels.copy()
+    next_label = int(labels.max()) + 1
+    for i, sl in enumerate(ndi.find_objects(labels), start=1):
+        if sl is None:
+            continue
+        region = labels[sl] == i
+        sub = split(region, sl)
+        if sub is None or sub.max() < 2:
+            continue
         out[sl][region] = sub[region] + next_label
-        next_label += len(done) + 1
+        next_label += int(sub.max()) + 1
     return out
 
 
@@ -258,32 +267,28 @@ def _concave_cut(piece: np.ndarray, rbc_px: float, min_piece: float) -> list[np.
 
 def split_by_area(labels: np.ndarray, nuclei: np.ndarray, rbc_px: float) -> np.ndarray:
     """Stage 4: split a mostly-nucleus region of about k expected blast areas into k cells (see ``AREA_SPLIT_*``)."""
-    out = labels.copy()
-    next_label = int(labels.max()) + 1
     blast_area = AREA_SPLIT_BLAST_RBC * np.pi * (rbc_px / 2.0) ** 2
-    for i, sl in enumerate(ndi.find_objects(labels), start=1):
-        if sl is None:
-            continue
-        region = labels[sl] == i
+
+    def split(region: np.ndarray, sl: tuple[slice, ...]) -> np.ndarray | None:
         area = float(region.sum())
         nuc = nuclei[sl] & region
         if area < AREA_SPLIT_MIN_K * blast_area or nuc.sum() < AREA_SPLIT_MIN_NUCLEUS_FRACTION * area:
-            continue
+            return None
         if AREA_SPLIT_NOT_ONE_CELL and looks_like_one_cell(region, rbc_px):
-            continue
+            return None
         k = max(2, int(round(area / blast_area)))
         dist = cv2.distanceTransform(np.pad(nuc, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
         seeds = _area_seeds(dist, k, rbc_px, np.sqrt(blast_area / np.pi))
         if seeds.max() < 2 and AREA_SPLIT_FALLBACK:
             seeds = _spatial_seeds(region, k)
         if seeds.max() < 2:
-            continue
+            return None
         cell_dist = cv2.distanceTransform(np.pad(region, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
         sub = _flood(-(dist + 0.1 * cell_dist), seeds, region)
         sub[region & (sub == 0)] = 1
-        out[sl][region] = sub[region] + next_label
-        next_label += int(sub.max()) + 1
-    return out
+        return sub
+
+    return _resplit(labels, split)
 
 
 def _spatial_seeds(region: np.ndarray, k: int, iterations: int = 10) -> np.ndarray:
@@ -339,25 +344,19 @@ def _area_seeds(dist: np.ndarray, k: int, rbc_px: float, blast_radius: float) ->
 
 def split_packed(labels: np.ndarray, darkness: np.ndarray, nuclei: np.ndarray, rbc_px: float) -> np.ndarray:
     """Stage 3 of ``split_cells``: split regions that do not look like one cell on the darker part of their pixels."""
-    out = labels.copy()
-    next_label = int(labels.max()) + 1
-    for i, sl in enumerate(ndi.find_objects(labels), start=1):
-        if sl is None:
-            continue
-        region = labels[sl] == i
+
+    def split(region: np.ndarray, sl: tuple[slice, ...]) -> np.ndarray | None:
         if (
             looks_like_one_cell(region, rbc_px)
             or (nuclei[sl] & region).sum() < PACKED_MIN_NUCLEUS_FRACTION * region.sum()
         ):
-            continue
+            return None
         dark = darkness[sl]
         core = region & (dark >= np.quantile(dark[region], PACKED_CORE_QUANTILE))
         core = cv2.morphologyEx(core.astype(np.uint8), cv2.MORPH_OPEN, disc(0.08 * rbc_px)).astype(bool)
-        sub = _split_once(region, core, rbc_px, min_marker_rbc=PACKED_MARKER_RBC)
-        if sub.max() > 1:
-            out[sl][region] = sub[region] + next_label
-            next_label += int(sub.max()) + 1
-    return out
+        return _split_once(region, core, rbc_px, min_marker_rbc=PACKED_MARKER_RBC)
+
+    return _resplit(labels, split)
 
 
 def merge_lobes(labels: np.ndarray, nucleus: np.ndarray, background: np.ndarray, rbc_px: float) -> np.ndarray:

@@ -265,3 +265,11 @@ def make_smear(
         img = np.clip(img + rng.normal(0, noise_sigma, img.shape), 0, 255).astype(np.uint8)
     centres = [(x, y) for x, y, _ in wbc_specs]
     return SyntheticSmear(img, d, masks, centres, pairs)
+
+
+def disc_mask(shape: tuple[int, int], discs: list[tuple[float, float, float]]) -> np.ndarray:
+    """A boolean mask of filled discs, each (x, y, radius) in pixels: synthetic cells and nuclei for the splitters."""
+    m = np.zeros(shape, np.uint8)
+    for x, y, r in discs:
+        cv2.circle(m, (round(x), round(y)), round(r), 1, -1)
+    return m.astype(bool)
