@@ -55,6 +55,7 @@ from .operating import choose_operating_point
 from .train import (
     FitResult,
     add_recipe_arguments,
+    code_commit,
     fit,
     initial_model,
     predict_logits,
@@ -329,6 +330,7 @@ def run_cross_acq(args: argparse.Namespace) -> dict:
                 "held_out": held_out,
                 "val_groups": val_groups,
                 "command": args.command,
+                "code_commit": code_commit(),
             },
         )
     return {"folds": [row], "summary": {k: {"mean": row[k], "std": 0.0} for k in (*METRIC_KEYS, "ece_test")}}
