@@ -13,6 +13,10 @@ Protocols (each writes one JSON under ``--out`` with per-fold rows, mean and std
 * ``cross-acq``: train on cells of the 2592x1944 smears only, test on the 1712x1368 smears' cells (a
   different acquisition): cell metrics, AUROC the headline.
 
+``--folds-only 0 1`` runs some folds of ``idb1`` or ``idb2`` (two processes share the cores better than one
+process with two threads); ``python -m inference.crossval merge A.json B.json --out C.json`` joins such parts
+into the result one run of every fold would have written (each part keeps its test cells' predictions for this).
+
 Within every training fold an inner grouped 20% split does early stopping and temperature scaling; test
 folds are touched once, by the final model. Nothing is tuned on them.
 """
@@ -132,8 +136,9 @@ def _row(fold: int, y: np.ndarray, p: np.ndarray, res: FitResult, temperature: f
 def run_idb2(args: argparse.Namespace) -> dict:
     samples = idb2_samples(size=args.input_size)
     folds = stratified_group_folds([s.label for s in samples], [s.group for s in samples], args.folds, seed=args.seed)
-    rows, y_all, p_all = [], [], []
-    for f, test_idx in enumerate(folds[: args.max_folds or args.folds]):
+    rows, tests = [], []
+    for f in _fold_indices(args, len(folds)):
+        test_idx = folds[f]
         train = [s for i, s in enumerate(samples) if i not in set(test_idx.tolist())]
         test = [samples[i] for i in test_idx]
         t0 = time.time()
@@ -146,14 +151,43 @@ def run_idb2(args: argparse.Namespace) -> dict:
             [s.label for s in val], score(model, temp, prep, val), chosen_on=f"inner validation split of fold {f}"
         )
         rows[-1]["at_operating_point"] = _at_operating_point(y, p, op)
-        y_all += y.tolist()
-        p_all += p.tolist()
+        tests.append(_test_cells([s.source for s in test], y, p))
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    return _idb2_result(rows, _join_test_cells(tests))
+
+
+def _idb2_result(rows: list[dict], test_cells: dict) -> dict:
+    y, p = test_cells["label"], test_cells["p"]
     return {
         "folds": rows,
         "summary": mean_std(rows, (*METRIC_KEYS, "ece_test")),
-        "pooled": {**binary_metrics(y_all, p_all), "ece": expected_calibration_error(p_all, y_all)},
+        "pooled": {**binary_metrics(y, p), "ece": expected_calibration_error(p, y)},
+        "test_cells": test_cells,
     }
+
+
+def _fold_indices(args: argparse.Namespace, n_folds: int) -> list[int]:
+    """The folds this run trains and tests: ``--folds-only``, else the first ``--max-folds`` (0: all)."""
+    only = getattr(args, "folds_only", None)
+    if only:
+        bad = sorted(set(only) - set(range(n_folds)))
+        if bad:
+            raise SystemExit(f"--folds-only {bad}: there are folds 0-{n_folds - 1}")
+        return sorted(set(only))
+    return list(range(n_folds))[: getattr(args, "max_folds", 0) or n_folds]
+
+
+def _test_cells(sources: list[str], y: np.ndarray, p: np.ndarray) -> dict:
+    """One fold's labelled test cells: their smear (or crop), label and calibrated p, for pooling and merging."""
+    return {
+        "source": [str(s) for s in sources],
+        "label": [int(v) for v in y],
+        "p": [round(float(v), 6) for v in p],
+    }
+
+
+def _join_test_cells(parts: list[dict]) -> dict:
+    return {k: [v for part in parts for v in part[k]] for k in ("source", "label", "p")}
 
 
 # ------------------------------------------------------------------ ALL-IDB1
@@ -207,10 +241,11 @@ def _at_operating_point(y: np.ndarray, p: np.ndarray, op: OperatingPoint) -> dic
     }
 
 
-def _slide_accuracy(table: CellTable, calls: dict[str, int], smears: list[str]) -> tuple[float, int]:
+def _slide_accuracy(truth: dict[str, dict], calls: dict[str, int], smears: list[str]) -> tuple[float, int]:
+    """Fraction of ``smears`` whose call matches ``truth[smear]["label"]``; a smear without a call counts as 0."""
     if not smears:
         return float("nan"), 0
-    right = sum(calls.get(s, 0) == table.smears[s]["label"] for s in smears)
+    right = sum(calls.get(s, 0) == truth[s]["label"] for s in smears)
     return right / len(smears), len(smears)
 
 
@@ -241,12 +276,14 @@ def run_idb1(args: argparse.Namespace) -> dict:
     smear_labels = [table.smears[s]["label"] for s in names]
     # folds over smears, grouped by overlap; stratified by the smear's diagnosis
     folds = stratified_group_folds(smear_labels, [idb1_group(s) for s in names], args.folds, seed=args.seed)
-    rows, y_all, p_all, calls_all = [], [], [], {}
-    for f, test_smear_idx in enumerate(folds[: args.max_folds or args.folds]):
-        test_smears = {names[i] for i in test_smear_idx}
+    # BCCD's white cells (another lab, all normal) as extra negatives in every training fold; tests stay ALL-IDB1's
+    other = bccd_cells(size=args.input_size, kind=args.crop) if args.bccd else []
+    rows, tests, calls_all = [], [], {}
+    for f in _fold_indices(args, len(folds)):
+        test_smears = {names[i] for i in folds[f]}
         train_smears = set(names) - test_smears
         t0 = time.time()
-        train = _train_cells(table, args.crop, train_smears, args.annotated)
+        train = _train_cells(table, args.crop, train_smears, args.annotated) + other
         model, temp, prep, val_idx, res = train_one(train, args, seed=args.seed + f)
         # the operating point (cell threshold, then k) on the inner validation smears of the training folds
         op = validation_operating_point(table, args.crop, model, temp, prep, train, val_idx, what=f"fold {f}")
@@ -264,30 +301,39 @@ def run_idb1(args: argparse.Namespace) -> dict:
         calls_all.update(calls)
         big = sorted(s for s in test_smears if table.smears[s]["size"] == "2592x1944")
         row["slide_k"] = k
-        row["slide_accuracy"], row["n_slides"] = _slide_accuracy(table, calls, sorted(test_smears))
-        row["slide_accuracy_2592"], row["n_slides_2592"] = _slide_accuracy(table, calls, big)
+        row["slide_accuracy"], row["n_slides"] = _slide_accuracy(table.smears, calls, sorted(test_smears))
+        row["slide_accuracy_2592"], row["n_slides_2592"] = _slide_accuracy(table.smears, calls, big)
         m2592 = np.isin(table.smear[tidx][labelled], big)
         row["auroc_2592"] = round(binary_metrics(y[m2592], p[m2592])["auroc"], 4) if m2592.any() else float("nan")
         rows.append(row)
-        y_all += y.tolist()
-        p_all += p.tolist()
+        tests.append(_test_cells(table.smear[tidx][labelled], y, p))
         print(json.dumps(row), file=sys.stderr, flush=True)
-    all_smears = sorted(calls_all)
-    big_all = [s for s in all_smears if table.smears[s]["size"] == "2592x1944"]
+    cells = {
+        "labelled": int((table.label >= 0).sum()),
+        "blast": int((table.label == 1).sum()),
+        "normal": int((table.label == 0).sum()),
+        "unlabelled": int((table.label < 0).sum()),
+        "annotated_extra": int(len(table.ann_label)),
+    }
+    smears = {s: {"label": int(table.smears[s]["label"]), "size": table.smears[s]["size"]} for s in sorted(calls_all)}
+    return _idb1_result(rows, _join_test_cells(tests), calls_all, smears, cells)
+
+
+def _idb1_result(rows: list[dict], test_cells: dict, calls: dict[str, int], smears: dict, cells: dict) -> dict:
+    """The idb1 result from its folds' rows, labelled test cells and slide calls (``smears``: label and size of
+    every test smear)."""
+    y, p = test_cells["label"], test_cells["p"]
+    big = [s for s in smears if smears[s]["size"] == "2592x1944"]
     return {
         "folds": rows,
         "summary": mean_std(rows, (*METRIC_KEYS, "ece_test", "slide_accuracy", "slide_accuracy_2592", "auroc_2592")),
-        "pooled": {**binary_metrics(y_all, p_all), "ece": expected_calibration_error(p_all, y_all)},
-        "pooled_slide_accuracy": _slide_accuracy(table, calls_all, all_smears),
-        "pooled_slide_accuracy_2592": _slide_accuracy(table, calls_all, big_all),
-        "slide_calls": calls_all,
-        "cells": {
-            "labelled": int((table.label >= 0).sum()),
-            "blast": int((table.label == 1).sum()),
-            "normal": int((table.label == 0).sum()),
-            "unlabelled": int((table.label < 0).sum()),
-            "annotated_extra": int(len(table.ann_label)),
-        },
+        "pooled": {**binary_metrics(y, p), "ece": expected_calibration_error(p, y)},
+        "pooled_slide_accuracy": _slide_accuracy(smears, calls, sorted(smears)),
+        "pooled_slide_accuracy_2592": _slide_accuracy(smears, calls, big),
+        "slide_calls": calls,
+        "smears": smears,
+        "cells": cells,
+        "test_cells": test_cells,
     }
 
 
@@ -339,12 +385,57 @@ def run_cross_acq(args: argparse.Namespace) -> dict:
 PROTOCOLS = {"idb2": run_idb2, "idb1": run_idb1, "cross-acq": run_cross_acq}
 
 
+# settings that may differ between the parts of one run (which folds each ran, and how many threads)
+PART_SETTINGS = ("folds_only", "max_folds", "threads")
+
+
+def merge(paths: list[Path]) -> dict:
+    """Join runs of disjoint folds of one idb1 or idb2 protocol (same command but ``--folds-only``) into the
+    result one run of all of them gives: folds in order, mean ± std over them, pooled metrics over their test
+    cells, and (idb1) the slide calls."""
+    parts = [json.loads(Path(p).read_text()) for p in paths]
+    first = parts[0]
+    if first["protocol"] not in ("idb1", "idb2"):
+        raise SystemExit(f"merge joins idb1 or idb2 runs, not {first['protocol']}")
+    same = {k: v for k, v in first["settings"].items() if k not in PART_SETTINGS}
+    for path, r in zip(paths, parts, strict=True):
+        if "test_cells" not in r:
+            raise SystemExit(f"{path}: no test_cells (written before merge existed); rerun it")
+        theirs = {k: v for k, v in r["settings"].items() if k not in PART_SETTINGS}
+        if r["protocol"] != first["protocol"] or theirs != same:
+            diff = sorted(k for k in set(theirs) | set(same) if theirs.get(k) != same.get(k))
+            raise SystemExit(f"{path} is not a part of the same run as {paths[0]}: {diff or ['protocol']} differ")
+    folds = [f["fold"] for r in parts for f in r["folds"]]
+    if len(folds) != len(set(folds)):
+        raise SystemExit(f"folds repeated across the parts: {sorted(folds)}")
+    order = sorted(range(len(parts)), key=lambda i: min(f["fold"] for f in parts[i]["folds"]))
+    parts = [parts[i] for i in order]
+    rows = sorted((f for r in parts for f in r["folds"]), key=lambda f: f["fold"])
+    tests = _join_test_cells([r["test_cells"] for r in parts])
+    if first["protocol"] == "idb2":
+        result = _idb2_result(rows, tests)
+    else:
+        calls = {s: c for r in parts for s, c in r["slide_calls"].items()}
+        smears = {s: m for r in parts for s, m in r["smears"].items()}
+        result = _idb1_result(rows, tests, calls, smears, first["cells"])
+    return {
+        "protocol": first["protocol"],
+        "command": " && ".join(r["command"] for r in parts),
+        "settings": {**first["settings"], "folds_only": folds and sorted(folds)},
+        "machine": first["machine"],
+        "wall_seconds": round(sum(r["wall_seconds"] for r in parts), 1),
+        "merged_from": [str(p) for p in paths],
+        **result,
+    }
+
+
 def collect(paths: list[Path]) -> dict:
-    """Merge result files into one ``{name: result}`` dict (name = file stem), per-cell slide calls dropped."""
+    """Merge result files into one ``{name: result}`` dict (name = file stem), per-cell calls and scores dropped."""
     out = {}
     for p in sorted(paths):
         r = json.loads(Path(p).read_text())
-        r.pop("slide_calls", None)
+        for key in ("slide_calls", "smears", "test_cells"):
+            r.pop(key, None)
         out[Path(p).stem] = r
     return out
 
@@ -407,12 +498,22 @@ def main(argv: list[str] | None = None) -> int:
         a.out.write_text(json.dumps(collected, indent=1, default=float) + "\n")
         print(markdown_table(collected))
         return 0
+    if argv[:1] == ["merge"]:  # python -m inference.crossval merge var/results/part*.json --out FILE
+        ap = argparse.ArgumentParser(prog="python -m inference.crossval merge")
+        ap.add_argument("files", nargs="+", type=Path)
+        ap.add_argument("--out", type=Path, required=True)
+        a = ap.parse_args(argv[1:])
+        merged = merge(a.files)
+        a.out.write_text(json.dumps(merged, indent=1, default=float) + "\n")
+        print(json.dumps({"protocol": merged["protocol"], "summary": merged["summary"]}, default=float))
+        return 0
     ap = argparse.ArgumentParser(prog="python -m inference.crossval", description=__doc__.split("\n\n")[0])
     ap.add_argument("protocol", choices=sorted(PROTOCOLS))
     ap.add_argument("--variant", default="full", choices=sorted(VARIANTS))
     add_recipe_arguments(ap)
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--max-folds", type=int, default=0, help="run only the first N folds (0: all)")
+    ap.add_argument("--folds-only", type=int, nargs="+", help="idb1/idb2: run only these folds (join with merge)")
     ap.add_argument("--epochs", type=int, default=100)
     ap.add_argument("--patience", type=int, default=8)
     ap.add_argument("--progress", action="store_true")
