@@ -76,6 +76,18 @@ def _flags(ref: DomainReference, observed: dict[str, Observation], names: list[s
     }
 
 
+def _thresholds_on(ref: DomainReference, observed: dict[str, Observation], smears: list[str], *, note: str):
+    """``ref`` (means, covariance and image statistics from training data) with its thresholds set on ``smears``
+    alone: what ``fit_domain`` on those smears gives, without running the network over the training cells again."""
+    return with_thresholds(
+        ref,
+        cell_pooled=np.concatenate([observed[o].pooled for o in smears]),
+        smear_pooled=[observed[o].pooled for o in smears],
+        smear_stats_rows=np.stack([observed[o].stats for o in smears]),
+        note=note,
+    )
+
+
 def _leave_one_out(ref: DomainReference, observed: dict[str, Observation], val: list[str]) -> dict:
     """Each validation smear judged by thresholds set on all the *other* validation smears.
 
@@ -88,13 +100,7 @@ def _leave_one_out(ref: DomainReference, observed: dict[str, Observation], val: 
     reasons: Counter[str] = Counter()
     for s in val:
         others = [v for v in val if v != s]
-        ref_s = with_thresholds(
-            ref,
-            cell_pooled=np.concatenate([observed[o].pooled for o in others]),
-            smear_pooled=[observed[o].pooled for o in others],
-            smear_stats_rows=np.stack([observed[o].stats for o in others]),
-            note=f"q0.99 of the {len(others)} other validation smears",
-        )
+        ref_s = _thresholds_on(ref, observed, others, note=f"q0.99 of the {len(others)} other validation smears")
         judged = _flags(ref_s, observed, [s])
         if judged["flagged_smears"]:
             flagged.append(s)
@@ -180,7 +186,7 @@ def run(model: str, *, calibrate: bool, save: str | None, seed: int = 0) -> dict
     halves = [sorted(val[i] for i in order[: len(val) // 2]), sorted(val[i] for i in order[len(val) // 2 :])]
     cross: list[dict[str, Any]] = []
     for a, b in ((0, 1), (1, 0)):
-        ref_a = fit_domain(predictor, split, observed, halves[a], note=f"q0.99 of validation half {a}")
+        ref_a = _thresholds_on(ref, observed, halves[a], note=f"q0.99 of validation half {a}")
         cross.append({"thresholds_on": halves[a], "judged": _flags(ref_a, observed, halves[b])})
     flagged = sum(c["judged"]["flagged_smears"] for c in cross)
     judged = sum(c["judged"]["n_smears"] for c in cross)

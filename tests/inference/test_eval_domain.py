@@ -70,3 +70,32 @@ def test_leave_one_out_judges_each_smear_by_thresholds_set_on_the_others():
     assert r["reasons"] == {"stain": 1}
     low, high = r["wilson_95"]
     assert low < 0.1 < high
+
+
+def test_thresholds_on_a_subset_equal_a_fresh_fit_with_that_subset_held_out():
+    from inference.domain import fit_on_smears
+    from inference.training.eval_domain import _thresholds_on
+
+    rng = np.random.default_rng(0)
+    train_pooled = [rng.normal(0, 1, (30, 2)), rng.normal(0.5, 1, (30, 2))]
+    train_labels = [np.zeros(30), np.ones(30)]
+    train_stats = [rng.normal(0, 1, 8) for _ in range(2)]
+    observed = {}
+    for i in range(6):
+        o = _obs([0.1] * 5, shift=float(rng.normal(0, 0.5)), stain=float(rng.normal(0, 1)))
+        observed[f"v{i}"] = Observation(**{**o.__dict__, "stats": rng.normal(0, 1, 8)})
+
+    def fit(held: list[str]):
+        return fit_on_smears(
+            train_pooled,
+            train_stats,
+            [observed[s].pooled for s in held],
+            [observed[s].stats for s in held],
+            fit_labels=train_labels,
+            fitted_on="synthetic",
+        )
+
+    every = fit(sorted(observed))
+    half = ["v0", "v2", "v5"]
+    assert _thresholds_on(every, observed, half, note="half").thresholds == fit(half).thresholds
+    assert _thresholds_on(every, observed, half, note="half").thresholds != every.thresholds
