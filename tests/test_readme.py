@@ -38,3 +38,13 @@ def test_it_shows_progress_while_make_run_installs(tmp_path):
     install = [line for line in done.stdout.splitlines() if "-r requirements.txt" in line]
     assert install and all("--quiet" not in line for line in install)
     assert "installing requirements.txt" in done.stdout
+
+
+def test_the_readmes_cell_threshold_is_the_shipped_models():
+    from inference import DEFAULT_WEIGHTS
+    from inference.models import load_checkpoint
+
+    quoted = re.search(r"stored cell threshold: (\d\.\d+) for the shipped model", README.replace("\n", " "))
+    assert quoted, "the README no longer quotes the shipped model's cell threshold"
+    shipped = load_checkpoint(DEFAULT_WEIGHTS).preprocessing.operating_point.cell_threshold
+    assert quoted.group(1) == f"{shipped:.3f}"
