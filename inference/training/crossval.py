@@ -489,23 +489,17 @@ def markdown_table(collected: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["collect"]:  # python -m inference.crossval collect var/results/*.json --out FILE
-        ap = argparse.ArgumentParser(prog="python -m inference.crossval collect")
+    if argv[:1] in (["collect"], ["merge"]):  # python -m inference.crossval collect|merge var/results/*.json --out F
+        ap = argparse.ArgumentParser(prog=f"python -m inference.crossval {argv[0]}")
         ap.add_argument("files", nargs="+", type=Path)
         ap.add_argument("--out", type=Path, required=True)
         a = ap.parse_args(argv[1:])
-        collected = collect(a.files)
-        a.out.write_text(json.dumps(collected, indent=1, default=float) + "\n")
-        print(markdown_table(collected))
-        return 0
-    if argv[:1] == ["merge"]:  # python -m inference.crossval merge var/results/part*.json --out FILE
-        ap = argparse.ArgumentParser(prog="python -m inference.crossval merge")
-        ap.add_argument("files", nargs="+", type=Path)
-        ap.add_argument("--out", type=Path, required=True)
-        a = ap.parse_args(argv[1:])
-        merged = merge(a.files)
-        a.out.write_text(json.dumps(merged, indent=1, default=float) + "\n")
-        print(json.dumps({"protocol": merged["protocol"], "summary": merged["summary"]}, default=float))
+        joined = collect(a.files) if argv[0] == "collect" else merge(a.files)
+        a.out.write_text(json.dumps(joined, indent=1, default=float) + "\n")
+        if argv[0] == "collect":
+            print(markdown_table(joined))
+        else:
+            print(json.dumps({"protocol": joined["protocol"], "summary": joined["summary"]}, default=float))
         return 0
     ap = argparse.ArgumentParser(prog="python -m inference.crossval", description=__doc__.split("\n\n")[0])
     ap.add_argument("protocol", choices=sorted(PROTOCOLS))
