@@ -28,6 +28,7 @@ import json
 import platform
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
@@ -177,7 +178,7 @@ def _fold_indices(args: argparse.Namespace, n_folds: int) -> list[int]:
     return list(range(n_folds))[: getattr(args, "max_folds", 0) or n_folds]
 
 
-def _test_cells(sources: list[str], y: np.ndarray, p: np.ndarray) -> dict:
+def _test_cells(sources: Sequence[str] | np.ndarray, y: np.ndarray, p: np.ndarray) -> dict:
     """One fold's labelled test cells: their smear (or crop), label and calibrated p, for pooling and merging."""
     return {
         "source": [str(s) for s in sources],

@@ -76,7 +76,9 @@ def _flags(ref: DomainReference, observed: dict[str, Observation], names: list[s
     }
 
 
-def _thresholds_on(ref: DomainReference, observed: dict[str, Observation], smears: list[str], *, note: str):
+def _thresholds_on(
+    ref: DomainReference, observed: dict[str, Observation], smears: list[str], *, note: str
+) -> DomainReference:
     """``ref`` (means, covariance and image statistics from training data) with its thresholds set on ``smears``
     alone: what ``fit_domain`` on those smears gives, without running the network over the training cells again."""
     return with_thresholds(
