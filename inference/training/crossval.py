@@ -105,6 +105,8 @@ def train_one(
         progress=args.progress,
         plateau=args.plateau,
         lr=getattr(args, "lr", 1e-3),
+        ema_epochs=getattr(args, "ema", 0.0),
+        head_epochs=getattr(args, "head_epochs", 0),
     )
     return res.model, res.temperature, prep, va, res
 

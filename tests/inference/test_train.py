@@ -16,7 +16,7 @@ from inference.training.data import (
     stratified_group_folds,
     train_val_split,
 )
-from inference.training.train import fit, main
+from inference.training.train import WeightAverage, fit, main
 
 from .classifier_synthetic import TINY_PREP, cell, samples
 
@@ -41,6 +41,48 @@ def test_it_lowers_the_training_loss():
 def test_it_trains_reproducibly_with_a_seed():
     a, b = _fit(seed=3, epochs=2), _fit(seed=3, epochs=2)
     assert [h["train_loss"] for h in a.history] == [h["train_loss"] for h in b.history]
+
+
+def test_the_weight_average_follows_the_weights_with_its_decay_and_copies_counters():
+    torch.manual_seed(0)
+    model = hybrid_vgg(widths=(8, 16))
+    avg = WeightAverage(model, decay=0.75)
+    start = {k: v.clone() for k, v in avg.model.state_dict().items()}
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+    model.blocks[0].body[1].num_batches_tracked.fill_(7)
+    avg.update(model)
+    now = dict(avg.model.state_dict())
+    w = "head.weight"
+    assert torch.allclose(now[w], start[w] + 0.25)  # 0.75 * old + 0.25 * (old + 1)
+    assert int(now["blocks.0.body.1.num_batches_tracked"]) == 7
+    assert not any(p.requires_grad for p in avg.model.parameters())
+
+
+def test_it_returns_the_averaged_weights_and_probes_the_head_first():
+    s = samples(48)
+    train = CellDataset(s[:32], TINY_PREP, augment=Augment(), seed=0)
+    val = CellDataset(s[32:], TINY_PREP, augment=None)
+    torch.manual_seed(0)
+    model = hybrid_vgg(widths=(8, 16))
+    trunk_before = model.blocks[0].body[0].weight.detach().clone()
+    probe = fit(model, train, None, epochs=1, head_epochs=1, seed=0, progress=False)
+    assert torch.equal(probe.model.blocks[0].body[0].weight, trunk_before)  # only the head moved
+    torch.manual_seed(0)
+    res = fit(
+        hybrid_vgg(widths=(8, 16)),
+        train,
+        val,
+        epochs=4,
+        patience=1,
+        ema_epochs=1.0,
+        head_epochs=2,
+        seed=0,
+        progress=False,
+    )
+    assert len(res.history) >= 3  # early stopping waits out the head-only epochs
+    assert all(p.requires_grad for p in res.model.parameters())
 
 
 def test_it_keeps_groups_whole_and_classes_balanced_across_folds():
