@@ -11,8 +11,14 @@ Two kinds of evidence, each turned into a ratio (value / threshold; above 1 is o
 
 Thresholds are quantiles (default the 99th percentile) of the same quantities on held-out in-domain data,
 never on the data a threshold is judged on; the image checks (z-scores) are never tighter than 3 standard
-deviations (``Z_FLOOR``), fixed before any measurement: a few held-out smears say little about a tail. ``fit_reference`` and ``with_thresholds`` build the reference;
-the engine only reads it.
+deviations (``Z_FLOOR``), fixed before any measurement: a few held-out smears say little about a tail.
+
+A smear is flagged when *any* of its four checks is out, so four checks each at the 99th percentile flag up to
+about 4% of in-domain smears, and more with few held-out smears: a new smear exceeds the largest of n held-out
+values with probability 1 / (n + 1), per check. So the smear thresholds are then scaled together
+(``joint_scale``) until the same quantile holds for the smear's largest ratio over the checks: the family of
+checks, not each check, is held at 1 - quantile on the held-out smears. ``fit_reference`` and
+``with_thresholds`` build the reference; the engine only reads it.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import numpy as np
 
 IMAGE_STATS = ("lab_mean_l", "lab_mean_a", "lab_mean_b", "lab_std_l", "lab_std_a", "lab_std_b", "log_rbc", "log_focus")
 REASONS = ("features", "stain", "scale", "focus")
+SMEAR_CHECKS = ("smear_features", "stain", "scale", "focus")  # the thresholds the joint scale applies to
 SHRINKAGE = 0.1  # covariance shrinkage towards its mean variance: ~1000 cells for 128 features is not many
 QUANTILE = 0.99
 Z_FLOOR = 3.0  # the stain / scale / focus checks never flag a smear within 3 standard deviations of the reference
@@ -175,8 +182,14 @@ def with_thresholds(
     smear_stats_rows: np.ndarray,
     quantile: float = QUANTILE,
     note: str = "",
+    joint: bool = True,
 ) -> DomainReference:
-    """Set every threshold at ``quantile`` of held-out in-domain data: cells, and smears (each smear's cells)."""
+    """Set every threshold at ``quantile`` of held-out in-domain data: cells, and smears (each smear's cells).
+
+    With ``joint`` (the default) the smear thresholds (features, stain, scale, focus) are then multiplied by
+    ``joint_scale``, the ``quantile`` of the held-out smears' largest ratio over the four checks (never below 1):
+    the smear flag, which fires on any check, is held at that quantile as one test. The per-cell feature
+    threshold stays the single check's quantile."""
     cell = reference.feature_distance(cell_pooled)
     medians = [float(np.median(reference.feature_distance(p))) for p in smear_pooled if len(p)]
     image = [reference.image_values(s) for s in np.asarray(smear_stats_rows).reshape(-1, len(IMAGE_STATS))]
@@ -189,8 +202,34 @@ def with_thresholds(
         # z-scores: a quantile of a few held-out smears underestimates the tail (and a one-sided check whose
         # held-out values all sit on the good side has none), so never closer than Z_FLOOR standard deviations
         thresholds[key] = max(float(np.quantile(vals, quantile)), Z_FLOOR) if vals else Z_FLOOR
+    if joint and image:
+        # each smear's feature median beside its image values, where the caller passed the two lists in step
+        aligned = len(smear_pooled) == len(image)
+        per_smear = [
+            float(np.median(reference.feature_distance(p))) if aligned and len(p) else None for p in smear_pooled
+        ]
+        thresholds = _joint(thresholds, per_smear if aligned else [None] * len(image), image, quantile)
     fitted = reference.fitted_on + (f"; thresholds: {note}" if note else "")
     return replace(reference, thresholds=thresholds, fitted_on=fitted)
+
+
+def _joint(
+    thresholds: dict[str, float],
+    medians: Sequence[float | None],
+    image: Sequence[Mapping[str, float]],
+    quantile: float,
+) -> dict[str, float]:
+    """``thresholds`` with the smear checks scaled by the ``quantile`` of each held-out smear's largest ratio."""
+    largest = []
+    for median, values in zip(medians, image, strict=True):
+        ratios = [values[k] / thresholds[k] for k in ("stain", "scale", "focus") if thresholds[k] > 0]
+        if median is not None and thresholds["smear_features"] > 0:
+            ratios.append(median / thresholds["smear_features"])
+        largest.append(max(ratios, default=0.0))
+    scale = max(1.0, float(np.quantile(largest, quantile)))
+    out = {k: v * scale if k in SMEAR_CHECKS else v for k, v in thresholds.items()}
+    out["joint_scale"] = scale
+    return out
 
 
 def fit_on_smears(

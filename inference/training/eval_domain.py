@@ -9,6 +9,8 @@ In one run, from the checkpoint's own data (``inference.training.fit_reference``
    thresholds are set on one half and the other half is counted, then the other way round (two-fold
    cross-fitting, so no smear is judged by a threshold it helped set), and leave-one-out (each smear judged by
    thresholds set on all the others: closer to the shipped thresholds, which use every validation smear);
+   the same counts with each check at its own quantile (``per_check_thresholds``), to compare with the joint
+   scale (``inference.domain``) in one run;
 3. **other acquisitions** (with the reference fitted on all validation smears): ALL-IDB1's 1712x1368 smears
    when the checkpoint did not train on them, and BCCD's ``test`` fields (never trained on by any
    checkpoint here): the flagged fraction, the calls, and the slide rule's outcome per field;
@@ -77,7 +79,7 @@ def _flags(ref: DomainReference, observed: dict[str, Observation], names: list[s
 
 
 def _thresholds_on(
-    ref: DomainReference, observed: dict[str, Observation], smears: list[str], *, note: str
+    ref: DomainReference, observed: dict[str, Observation], smears: list[str], *, note: str, joint: bool = True
 ) -> DomainReference:
     """``ref`` (means, covariance and image statistics from training data) with its thresholds set on ``smears``
     alone: what ``fit_domain`` on those smears gives, without running the network over the training cells again."""
@@ -87,10 +89,13 @@ def _thresholds_on(
         smear_pooled=[observed[o].pooled for o in smears],
         smear_stats_rows=np.stack([observed[o].stats for o in smears]),
         note=note,
+        joint=joint,
     )
 
 
-def _leave_one_out(ref: DomainReference, observed: dict[str, Observation], val: list[str]) -> dict:
+def _leave_one_out(
+    ref: DomainReference, observed: dict[str, Observation], val: list[str], *, joint: bool = True
+) -> dict:
     """Each validation smear judged by thresholds set on all the *other* validation smears.
 
     The shipped thresholds come from every validation smear; two-fold cross-fitting judges thresholds set on half
@@ -102,7 +107,8 @@ def _leave_one_out(ref: DomainReference, observed: dict[str, Observation], val: 
     reasons: Counter[str] = Counter()
     for s in val:
         others = [v for v in val if v != s]
-        ref_s = _thresholds_on(ref, observed, others, note=f"q0.99 of the {len(others)} other validation smears")
+        note = f"q0.99 of the {len(others)} other validation smears"
+        ref_s = _thresholds_on(ref, observed, others, note=note, joint=joint)
         judged = _flags(ref_s, observed, [s])
         if judged["flagged_smears"]:
             flagged.append(s)
@@ -118,6 +124,17 @@ def _leave_one_out(ref: DomainReference, observed: dict[str, Observation], val: 
         "reasons": dict(reasons),
         "flagged": flagged,
     }
+
+
+def _cross_fitted(
+    ref: DomainReference, observed: dict[str, Observation], halves: list[list[str]], *, joint: bool = True
+) -> list[dict[str, Any]]:
+    """Thresholds set on one half of the validation smears judge the other half, both ways round."""
+    out = []
+    for a, b in ((0, 1), (1, 0)):
+        ref_a = _thresholds_on(ref, observed, halves[a], note=f"q0.99 of validation half {a}", joint=joint)
+        out.append({"thresholds_on": halves[a], "judged": _flags(ref_a, observed, halves[b])})
+    return out
 
 
 def _calls(
@@ -186,16 +203,16 @@ def run(model: str, *, calibrate: bool, save: str | None, seed: int = 0) -> dict
     val = [s for s in split.val_smears if len(observed[s].pooled)]
     order = np.random.default_rng(seed).permutation(len(val))
     halves = [sorted(val[i] for i in order[: len(val) // 2]), sorted(val[i] for i in order[len(val) // 2 :])]
-    cross: list[dict[str, Any]] = []
-    for a, b in ((0, 1), (1, 0)):
-        ref_a = _thresholds_on(ref, observed, halves[a], note=f"q0.99 of validation half {a}")
-        cross.append({"thresholds_on": halves[a], "judged": _flags(ref_a, observed, halves[b])})
+    cross = _cross_fitted(ref, observed, halves)
     flagged = sum(c["judged"]["flagged_smears"] for c in cross)
     judged = sum(c["judged"]["n_smears"] for c in cross)
     cells_flagged = sum(c["judged"]["flagged_cell_fraction"] * c["judged"]["n_cells"] for c in cross)
     cells_judged = sum(c["judged"]["n_cells"] for c in cross)
 
     loo = _leave_one_out(ref, observed, val)
+    # the same measurements with each check at its own quantile (no joint scale: what references before it did)
+    per_check = _thresholds_on(ref, observed, split.val_smears, note="q0.99 per check", joint=False)
+    cross_per_check = _cross_fitted(ref, observed, halves, joint=False)
 
     result: dict[str, Any] = {
         "model": str(model),
@@ -215,6 +232,13 @@ def run(model: str, *, calibrate: bool, save: str | None, seed: int = 0) -> dict
         "in_domain_leave_one_out": loo,
         "in_domain_held_out_calls": _calls(op, ref, observed, labels, split.val_smears),
         "bccd_test": {**_flags(ref, observed, bccd_test), **_calls(op, ref, observed, labels, bccd_test)},
+        "per_check_thresholds": {
+            "what": "the same checks, each at its own quantile, with no joint scale",
+            "domain_thresholds": per_check.thresholds,
+            "in_domain_held_out_flagged_smears": sum(c["judged"]["flagged_smears"] for c in cross_per_check),
+            "in_domain_leave_one_out": _leave_one_out(ref, observed, val, joint=False),
+            "bccd_test": _flags(per_check, observed, bccd_test),
+        },
     }
     if other_idb1:
         result["idb1_1712x1368"] = {
@@ -222,6 +246,7 @@ def run(model: str, *, calibrate: bool, save: str | None, seed: int = 0) -> dict
             **_calls(op, ref, observed, labels, other_idb1),
             "cells_at_operating_point": _cell_metrics(predictor, table, other_idb1, op),
         }
+        result["per_check_thresholds"]["idb1_1712x1368"] = _flags(per_check, observed, other_idb1)
     with tempfile.TemporaryDirectory() as tmp:
         fitted = Path(save) if save else Path(tmp) / "fitted.pt"
         save_checkpoint(

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from inference.domain import DomainReference, fit_on_smears
+from inference.domain import QUANTILE, DomainReference, fit_on_smears, with_thresholds
 from inference.models import load_checkpoint, save_checkpoint
 from inference.predict import Predictor
 
@@ -57,7 +57,7 @@ def _assess(predictor, ref: DomainReference, rgb):
 
 def test_it_passes_in_domain_smears_and_flags_shifted_and_rescaled_ones(fitted):
     _, predictor, ref = fitted
-    assert set(ref.thresholds) == {"cell_features", "smear_features", "stain", "scale", "focus"}
+    assert set(ref.thresholds) == {"cell_features", "smear_features", "stain", "scale", "focus", "joint_scale"}
     inside = [_assess(predictor, ref, _in_domain(s)) for s in range(20, 23)]
     shifted = [_assess(predictor, ref, _stain_shifted(s)) for s in range(20, 23)]
     rescaled = [_assess(predictor, ref, _rescaled(s)) for s in range(20, 23)]
@@ -86,6 +86,34 @@ def test_it_calls_an_out_of_domain_smear_unvalidated_through_the_predictor(fitte
     assert result.summary.call == "unvalidated" and "domain_stain" in result.summary.flags
     assert all(c.domain is not None for c in result.cells)
     assert result.to_json()["domain"]["in_domain"] is False
+
+
+def test_the_joint_scale_holds_the_any_check_flag_at_the_quantile_where_single_checks_do_not():
+    # 200 held-out smears whose four checks are independent: each check at its own 99th percentile flags
+    # about 4% of them; scaled jointly, the smear flag (any check out) fires on about 1%.
+    rng = np.random.default_rng(0)
+    n, c = 200, 4
+    ref = DomainReference(
+        feature_means=np.zeros((1, c)), feature_precision=np.eye(c), image_mean=np.zeros(8), image_std=np.ones(8)
+    )
+    pooled = [rng.normal(size=(5, c)) for _ in range(n)]
+    stats = rng.normal(size=(n, 8))
+    per_check = with_thresholds(
+        ref, cell_pooled=np.concatenate(pooled), smear_pooled=pooled, smear_stats_rows=stats, joint=False
+    )
+    joint = with_thresholds(ref, cell_pooled=np.concatenate(pooled), smear_pooled=pooled, smear_stats_rows=stats)
+
+    def flagged(r: DomainReference) -> float:
+        return float(
+            np.mean([not r.assess(pooled=p, stats=s)[1].in_domain for p, s in zip(pooled, stats, strict=True)])
+        )
+
+    assert joint.thresholds["joint_scale"] >= 1.0
+    assert joint.thresholds["cell_features"] == per_check.thresholds["cell_features"]
+    for key in ("smear_features", "stain", "scale", "focus"):
+        assert joint.thresholds[key] == pytest.approx(per_check.thresholds[key] * joint.thresholds["joint_scale"])
+    assert flagged(per_check) >= 0.02  # the Z_FLOOR keeps some image checks quiet, the feature check is not
+    assert flagged(joint) <= 1 - QUANTILE + 0.005
 
 
 def test_it_refuses_to_fit_without_held_out_cells():
