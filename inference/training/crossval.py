@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from ..models import DEFAULT_CONFIGS, CellClassifier, save_checkpoint
-from ..operating import OperatingPoint
+from ..operating import LEGACY_OPERATING_POINT, OperatingPoint
 from ..preprocess import Preprocessing
 from .calibrate import apply_temperature, expected_calibration_error
 from .data import (
@@ -92,13 +92,17 @@ def train_one(
     if args.stain:
         prep["stain"] = stain_target(samples)
     labels = [s.label for s in samples]
-    tr, va = train_val_split(labels, [s.group for s in samples], val_fraction=0.2, seed=seed)
+    val_fraction = getattr(args, "val_fraction", 0.2)
+    if val_fraction > 0:
+        tr, va = train_val_split(labels, [s.group for s in samples], val_fraction=val_fraction, seed=seed)
+    else:  # every training smear trains: a fixed number of epochs, the last (averaged) weights, temperature 1
+        tr, va = np.arange(len(samples)), np.zeros(0, int)
     seed_everything(seed)
     model, _ = make_model(args.arch, args.variant)
     res = fit(
         model,
         CellDataset([samples[i] for i in tr], prep, augment=AUGMENTS[args.aug], seed=seed),
-        CellDataset([samples[i] for i in va], prep, augment=None),
+        CellDataset([samples[i] for i in va], prep, augment=None) if len(va) else None,
         epochs=args.epochs,
         patience=args.patience,
         seed=seed,
@@ -216,8 +220,10 @@ def validation_operating_point(
     what: str,
 ) -> OperatingPoint:
     """The operating point chosen on a training run's inner validation split only: the cell threshold on its
-    labelled cells, the slide rule on its ALL-IDB1 smears (every cell found on them)."""
+    labelled cells, the slide rule on its ALL-IDB1 smears (every cell found on them). Legacy without one."""
     val = [train[i] for i in val_idx]
+    if not any(s.label == 1 for s in val):
+        return LEGACY_OPERATING_POINT
     pv = score(model, temperature, prep, val)
     smears = sorted({s.source for s in val if s.source in table.smears})
     smear_p, smear_y = None, None
@@ -512,6 +518,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-folds", type=int, default=0, help="run only the first N folds (0: all)")
     ap.add_argument("--folds-only", type=int, nargs="+", help="idb1/idb2: run only these folds (join with merge)")
     ap.add_argument("--epochs", type=int, default=100)
+    ap.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.2,
+        help="inner validation share of the training smears; 0: none (fixed --epochs, legacy operating point)",
+    )
     ap.add_argument("--patience", type=int, default=8)
     ap.add_argument("--progress", action="store_true")
     ap.add_argument("--out", type=Path, help="write the result JSON here")

