@@ -110,12 +110,20 @@ class WeightAverage:
                 avg.copy_(new)
 
 
+def _head(model: nn.Module) -> nn.Module:
+    """The final layer every architecture here names ``head``."""
+    head = getattr(model, "head", None)
+    if not isinstance(head, nn.Module):
+        raise TypeError(f"{type(model).__name__} has no head layer to train alone")
+    return head
+
+
 def freeze_trunk(model: nn.Module, frozen: bool) -> None:
     """Train only ``model.head`` (a linear probe on fixed features) while ``frozen``; everything again after.
 
     Fitting the head first keeps a randomly initialised head from distorting the ImageNet features in the first
     steps of fine-tuning, which costs accuracy on out-of-distribution images (Kumar et al. 2022, LP-FT)."""
-    head = {id(p) for p in model.head.parameters()}
+    head = {id(p) for p in _head(model).parameters()}
     for p in model.parameters():
         p.requires_grad_(not frozen or id(p) in head)
 
@@ -185,7 +193,7 @@ def fit(
         model.train()
         if probing:  # the trunk's BatchNorm statistics stay the pretrained ones too
             model.eval()
-            model.head.train()
+            _head(model).train()
         order = rng.permutation(len(train))
         total, seen = 0.0, 0
         for start in range(0, len(order), batch_size):
