@@ -191,7 +191,8 @@ def with_thresholds(
     the smear flag, which fires on any check, is held at that quantile as one test. The per-cell feature
     threshold stays the single check's quantile."""
     cell = reference.feature_distance(cell_pooled)
-    medians = [float(np.median(reference.feature_distance(p))) for p in smear_pooled if len(p)]
+    per_smear = [float(np.median(reference.feature_distance(p))) if len(p) else None for p in smear_pooled]
+    medians = [m for m in per_smear if m is not None]
     image = [reference.image_values(s) for s in np.asarray(smear_stats_rows).reshape(-1, len(IMAGE_STATS))]
     thresholds = {
         "cell_features": float(np.quantile(cell, quantile)),
@@ -204,10 +205,7 @@ def with_thresholds(
         thresholds[key] = max(float(np.quantile(vals, quantile)), Z_FLOOR) if vals else Z_FLOOR
     if joint and image:
         # each smear's feature median beside its image values, where the caller passed the two lists in step
-        aligned = len(smear_pooled) == len(image)
-        per_smear = [
-            float(np.median(reference.feature_distance(p))) if aligned and len(p) else None for p in smear_pooled
-        ]
+        aligned = len(per_smear) == len(image)
         thresholds = _joint(thresholds, per_smear if aligned else [None] * len(image), image, quantile)
     fitted = reference.fitted_on + (f"; thresholds: {note}" if note else "")
     return replace(reference, thresholds=thresholds, fitted_on=fitted)
