@@ -204,9 +204,11 @@ def with_thresholds(
         # held-out values all sit on the good side has none), so never closer than Z_FLOOR standard deviations
         thresholds[key] = max(float(np.quantile(vals, quantile)), Z_FLOOR) if vals else Z_FLOOR
     if joint and image:
-        # each smear's feature median beside its image values, where the caller passed the two lists in step
-        aligned = len(per_smear) == len(image)
-        thresholds = _joint(thresholds, per_smear if aligned else [None] * len(image), image, quantile)
+        if len(per_smear) != len(image):  # the joint scale needs each smear's feature median beside its image values
+            raise ValueError(
+                f"{len(per_smear)} smears' features but {len(image)} smears' statistics: pass them in step"
+            )
+        thresholds = _joint(thresholds, per_smear, image, quantile)
     fitted = reference.fitted_on + (f"; thresholds: {note}" if note else "")
     return replace(reference, thresholds=thresholds, fitted_on=fitted)
 
@@ -255,7 +257,7 @@ def fit_on_smears(
     return with_thresholds(
         ref,
         cell_pooled=np.concatenate(held),
-        smear_pooled=held,
+        smear_pooled=list(held_pooled),  # in step with held_stats; a smear without cells has no feature median
         smear_stats_rows=np.stack(list(held_stats)),
         quantile=quantile,
         note=note or f"q{quantile:g} of {len(held_stats)} held-out smears",

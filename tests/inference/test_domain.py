@@ -116,6 +116,17 @@ def test_the_joint_scale_holds_the_any_check_flag_at_the_quantile_where_single_c
     assert flagged(joint) <= 1 - QUANTILE + 0.005
 
 
+def test_a_held_out_smear_without_cells_keeps_features_and_statistics_in_step():
+    rng = np.random.default_rng(1)
+    held = [rng.normal(size=(4, 3)) for _ in range(5)] + [np.zeros((0, 3))]
+    ref = fit_on_smears(
+        [rng.normal(size=(20, 3))], [np.zeros(8)] * 2, held, list(rng.normal(size=(6, 8))), fitted_on="x"
+    )
+    assert ref.thresholds["joint_scale"] >= 1.0
+    with pytest.raises(ValueError, match="in step"):
+        with_thresholds(ref, cell_pooled=np.concatenate(held), smear_pooled=held[:5], smear_stats_rows=np.zeros((6, 8)))
+
+
 def test_it_refuses_to_fit_without_held_out_cells():
     with pytest.raises(ValueError, match="held-out"):
         fit_on_smears([np.ones((3, 4))], [np.zeros(8)], [], [], fitted_on="x")
