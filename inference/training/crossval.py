@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from ..models import DEFAULT_CONFIGS, CellClassifier, save_checkpoint
-from ..operating import LEGACY_OPERATING_POINT, OperatingPoint
+from ..operating import OperatingPoint
 from ..preprocess import Preprocessing
 from .calibrate import apply_temperature, expected_calibration_error
 from .data import (
@@ -220,10 +220,8 @@ def validation_operating_point(
     what: str,
 ) -> OperatingPoint:
     """The operating point chosen on a training run's inner validation split only: the cell threshold on its
-    labelled cells, the slide rule on its ALL-IDB1 smears (every cell found on them). Legacy without one."""
+    labelled cells, the slide rule on its ALL-IDB1 smears (every cell found on them)."""
     val = [train[i] for i in val_idx]
-    if not any(s.label == 1 for s in val):
-        return LEGACY_OPERATING_POINT
     pv = score(model, temperature, prep, val)
     smears = sorted({s.source for s in val if s.source in table.smears})
     smear_p, smear_y = None, None

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ..operating import OperatingPoint
+from ..operating import LEGACY_OPERATING_POINT, OperatingPoint
 
 TARGET_SENSITIVITY = 0.95
 MIN_BLASTS_CANDIDATES = (1, 2, 3, 4, 5)
@@ -101,7 +101,11 @@ def choose_operating_point(
         cell_y, cell_p: labels (1 = blast) and calibrated p(blast) of the validation cells.
         smear_p: every cell's p on each validation smear (smear -> list); smear_y: smear -> 1 (ALL) / 0.
         chosen_on: what the data were, stored with the point (e.g. "validation split of ..., 120 cells").
+
+    Without a blast among the validation cells there is no sensitivity to choose by: the legacy point.
     """
+    if not np.any(np.asarray(cell_y) == 1):
+        return LEGACY_OPERATING_POINT
     t, sens, spec = cell_threshold_for_sensitivity(cell_y, cell_p, target=target)
     k = 1
     note = chosen_on
