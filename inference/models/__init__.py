@@ -22,7 +22,7 @@ from torch import nn
 from ..preprocess import Preprocessing
 from .base import CellClassifier
 from .densenet import DenseNet, DenseNetConfig
-from .efficientnet import EfficientNetLite0, EfficientNetLiteConfig
+from .efficientnet import EfficientNetLite0, EfficientNetLite2, EfficientNetLiteConfig
 from .hybrid_vgg import HybridVGG, HybridVGGConfig
 from .resnet import ResNet, ResNetConfig
 
@@ -44,12 +44,14 @@ ARCHITECTURES: dict[str, Callable[[dict], CellClassifier]] = {
     "resnet50": lambda config: ResNet(ResNetConfig.from_dict(config)),
     "densenet121": lambda config: DenseNet(DenseNetConfig.from_dict(config)),
     "efficientnet_lite0": lambda config: EfficientNetLite0(EfficientNetLiteConfig.from_dict(config)),
+    "efficientnet_lite2": lambda config: EfficientNetLite2(EfficientNetLiteConfig.from_dict(config)),
 }
 DEFAULT_CONFIGS: dict[str, Callable[[], dict]] = {
     "hybrid_vgg": lambda: HybridVGGConfig().to_dict(),
     "resnet50": lambda: ResNetConfig().to_dict(),
     "densenet121": lambda: DenseNetConfig().to_dict(),
     "efficientnet_lite0": lambda: EfficientNetLiteConfig().to_dict(),
+    "efficientnet_lite2": lambda: EfficientNetLiteConfig().to_dict(),
 }
 
 

@@ -63,6 +63,7 @@ from .train import (
     code_commit,
     fit,
     initial_model,
+    load_teacher,
     predict_logits,
     seed_everything,
     stain_target,
@@ -97,6 +98,11 @@ def train_one(
         tr, va = train_val_split(labels, [s.group for s in samples], val_fraction=val_fraction, seed=seed)
     else:  # every training smear trains: a fixed number of epochs, the last (averaged) weights, temperature 1
         tr, va = np.arange(len(samples)), np.zeros(0, int)
+    distill = None
+    if getattr(args, "teacher", None):
+        distill = load_teacher(
+            args.teacher, prep, sorted({samples[i].group for i in va}), weight=getattr(args, "distill_weight", 0.5)
+        )
     seed_everything(seed)
     model, _ = make_model(args.arch, args.variant)
     res = fit(
@@ -111,6 +117,7 @@ def train_one(
         lr=getattr(args, "lr", 1e-3),
         ema_epochs=getattr(args, "ema", 0.0),
         head_epochs=getattr(args, "head_epochs", 0),
+        distill=distill,
     )
     return res.model, res.temperature, prep, va, res
 
@@ -355,6 +362,11 @@ def run_cross_acq(args: argparse.Namespace) -> dict:
     trained_on = ACQUISITIONS[1 - ACQUISITIONS.index(held_out)]
     big = {s for s, m in table.smears.items() if m["size"] == trained_on}
     small = {s for s, m in table.smears.items() if m["size"] == held_out}
+    if getattr(args, "teacher", None):
+        from ..models import load_checkpoint
+
+        if load_checkpoint(args.teacher).extra.get("held_out") != held_out:
+            raise SystemExit(f"--teacher {args.teacher}: not a cross-acq model that held out the {held_out} smears")
     t0 = time.time()
     train = _train_cells(table, args.crop, big, args.annotated)
     if args.bccd:
@@ -533,6 +545,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--save-model", type=Path, help="cross-acq: also write the trained model as a checkpoint")
     args = ap.parse_args(argv)
+    if args.teacher and args.protocol != "cross-acq":  # one teacher for k folds would have seen every test fold
+        raise SystemExit("--teacher: only cross-acq trains once, on one training set a teacher can share")
     args.command = "python -m inference.crossval " + " ".join(argv or sys.argv[1:])
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)  # augmentation runs in OpenCV: without this it spawns a thread per core

@@ -27,7 +27,9 @@ from . import degrade
 
 CLASS_NAMES = ["normal", "blast"]
 # Networks started from ImageNet weights keep the input scaling they were trained with.
-ARCH_NORMALISATION = {"efficientnet_lite0": {"mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]}}
+ARCH_NORMALISATION = {
+    arch: {"mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]} for arch in ("efficientnet_lite0", "efficientnet_lite2")
+}
 
 
 @dataclass

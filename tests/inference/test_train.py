@@ -246,3 +246,57 @@ def test_crossval_can_train_on_every_smear_without_an_inner_validation_split():
     model, temperature, _, val, res = train_one(s, args, seed=0)
     assert len(val) == 0 and temperature == 1.0 and len(res.history) == 2  # fixed epochs, nothing held out
     assert validation_operating_point(None, "scaled", model, 1.0, {}, s, val, what="x") == LEGACY_OPERATING_POINT
+
+
+def test_distillation_pulls_the_logits_toward_the_teachers_not_the_labels():
+    from inference.training.train import Distillation
+
+    teacher_logits = torch.tensor([2.0, -1.0, 0.5])
+    distill = Distillation(teacher=lambda x: teacher_logits, weight=1.0)  # type: ignore[arg-type]
+    x = torch.zeros(3, 3, 8, 8)
+
+    def grad_at(logits):
+        logits = logits.clone().requires_grad_(True)
+        hard = torch.nn.functional.binary_cross_entropy_with_logits(logits, torch.tensor([0.0, 1.0, 1.0]))
+        distill.loss(x, logits, hard).backward()
+        return logits.grad
+
+    assert torch.allclose(grad_at(teacher_logits), torch.zeros(3), atol=1e-6)  # the teacher's logits: no pull
+    assert (grad_at(teacher_logits + 1) > 0).all()  # above the teacher's: pushed down, whatever the labels say
+    half = Distillation(teacher=lambda x: teacher_logits, weight=0.5)  # type: ignore[arg-type]
+    hard = torch.tensor(0.7)
+    assert torch.isclose(
+        half.loss(x, teacher_logits, hard), 0.5 * hard + 0.5 * distill.loss(x, teacher_logits, 0 * hard)
+    )
+
+
+def _teacher_args(tmp_path, teacher, seed):
+    manifest = _write_manifest(tmp_path)
+    return ["--data", "manifest", "--manifest", str(manifest), "--input-size", "32", "--seed", str(seed),
+            "--epochs", "1", "--threads", "1", "--teacher", str(teacher)]  # fmt: skip
+
+
+def test_it_distils_from_a_teacher_that_shared_its_split_and_refuses_one_that_did_not(tmp_path):
+    import pytest
+
+    teacher = tmp_path / "teacher.pt"
+    common = ["--data", "manifest", "--manifest", str(_write_manifest(tmp_path)), "--input-size", "32"]
+    assert main([*common, "--epochs", "1", "--threads", "1", "--out", str(teacher)]) == 0
+    student = tmp_path / "student.pt"
+    assert main([*_teacher_args(tmp_path, teacher, 0), "--out", str(student)]) == 0
+    ck, t = load_checkpoint(student), load_checkpoint(teacher)
+    assert ck.metrics["teacher"] == {"path": str(teacher), "arch": t.arch, "sha256": t.sha256, "weight": 0.5}
+    assert ck.metrics["val_groups"] == t.metrics["val_groups"] and ck.metrics["val_groups"]
+    with pytest.raises(SystemExit, match="did not hold out this run's validation smears"):
+        main([*_teacher_args(tmp_path, teacher, 5), "--out", str(tmp_path / "s5.pt")])  # another seed, another split
+    with pytest.raises(SystemExit, match="input_size differs"):
+        main([*_teacher_args(tmp_path, teacher, 0), "--input-size", "48", "--out", str(tmp_path / "s48.pt")])
+
+
+def test_crossval_refuses_a_teacher_for_the_k_fold_protocols():
+    import pytest
+
+    from inference.training.crossval import main as crossval
+
+    with pytest.raises(SystemExit, match="only cross-acq"):
+        crossval(["idb2", "--teacher", "t.pt"])
