@@ -39,6 +39,7 @@ from .models import CellClassifier, CheckpointError, checkpoint_derive, load_che
 from .operating import OperatingPoint
 from .predict import smear_cells
 from .preprocess import Preprocessing, normalise_stain, to_tensor
+from .stain import statistic_of, target_of
 from .temperature import apply_temperature
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
@@ -216,10 +217,7 @@ def calibrate_checkpoint(
     base_p = np.concatenate([_p(model, _tensor(o, base_prep), ck.temperature) for o in observed])
     changes = []
     if stain and prep.stain is not None:
-        target = {
-            "mean": np.mean([o[1]["mean"] for o in observed], axis=0).tolist(),
-            "std": np.mean([o[1]["std"] for o in observed], axis=0).tolist(),
-        }
+        target = target_of([o[1] for o in observed], statistic_of(prep.stain))  # the base's way, kept
         prep = prep.with_(stain=target)
         changes.append("stain target")
 

@@ -33,7 +33,7 @@ class Preprocessing(Mapping[str, Any]):
     input_size: int
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
-    stain: dict[str, list[float]] | None = None  # Reinhard target in OpenCV 8-bit LAB: {"mean": [3], "std": [3]}
+    stain: dict[str, Any] | None = None  # Reinhard target, OpenCV 8-bit LAB: {"mean": [3], "std": [3], ["statistic"]}
     operating_point: OperatingPoint = LEGACY_OPERATING_POINT
     domain: dict[str, Any] | None = field(default=None, compare=False)  # ``inference.domain.DomainReference``
 

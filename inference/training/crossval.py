@@ -91,7 +91,7 @@ def train_one(
     """Fit on ``samples`` with an inner grouped validation split; returns model, T, preprocessing, val indices, fit."""
     prep = dict(DEFAULT_PREPROCESSING, input_size=args.input_size, **ARCH_NORMALISATION.get(args.arch, {}))
     if args.stain:
-        prep["stain"] = stain_target(samples)
+        prep["stain"] = stain_target(samples, getattr(args, "stain_statistic", "moments"))
     labels = [s.label for s in samples]
     val_fraction = getattr(args, "val_fraction", 0.2)
     if val_fraction > 0:

@@ -289,6 +289,7 @@ def train_val_split(
 # ---------------------------------------------------------------- ALL-IDB1 cells (segmented)
 
 CACHE_DIR = Path(__file__).resolve().parent.parent / "var" / "cache"
+CACHE_VERSION = 2  # in the file names: 2 added the median to each smear's stain statistics
 CROP_KINDS = ("scaled", "masked", "raw", "annotated")
 RAW_SIDE_PX = 240  # fixed window of the no-scale-normalisation ablation (ALL-IDB2 crops are 257 px)
 # Fields reported to overlap: cells on them are the same cells, so they share a fold.
@@ -369,7 +370,7 @@ def idb1_cells(*, size: int = 96, cache: bool = True, refresh: bool = False, pro
     (``refresh`` recomputes and rewrites the cache, e.g. after a segmentation change)."""
     import json
 
-    path = CACHE_DIR / f"idb1_cells_{size}.npz"
+    path = CACHE_DIR / f"idb1_cells_v{CACHE_VERSION}_{size}.npz"
     if cache and not refresh and path.exists():
         z = np.load(path, allow_pickle=False)
         meta = json.loads(str(z["meta"]))
@@ -492,7 +493,7 @@ def bccd_cells(
     """
     import json
 
-    path = CACHE_DIR / f"bccd_cells_{size}.npz"
+    path = CACHE_DIR / f"bccd_cells_v{CACHE_VERSION}_{size}.npz"
     if cache and path.exists():
         z = np.load(path, allow_pickle=False)
         names, stats = z["smear"], json.loads(str(z["stats"]))

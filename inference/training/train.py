@@ -347,6 +347,12 @@ def add_recipe_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--annotated", action="store_true", help="ALL-IDB1: also crops at annotated centroids")
     ap.add_argument("--bccd", action="store_true", help="add BCCD's trainval white cells as negatives")
     ap.add_argument("--stain", action="store_true", help="Reinhard-normalise every smear to the training mean")
+    ap.add_argument(
+        "--stain-statistic",
+        default="moments",
+        choices=["moments", "median"],
+        help="--stain matches each smear's LAB mean and std (moments), or shifts its median (independent of its cells)",
+    )
     ap.add_argument("--aug", default="standard", choices=sorted(AUGMENTS), help="augmentation preset")
     ap.add_argument("--plateau", action="store_true", help="divide lr by 3 when validation loss stalls")
     ap.add_argument("--ema", type=float, default=0.0, metavar="EPOCHS", help="keep a moving average of the weights")
@@ -399,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:
         model = initial_model(arch, config)
         prep = dict(DEFAULT_PREPROCESSING, input_size=args.input_size, **ARCH_NORMALISATION.get(arch, {}))
         if args.stain:
-            prep["stain"] = stain_target(samples)
+            prep["stain"] = stain_target(samples, args.stain_statistic)
     labels = [s.label for s in samples]
     tr, va = train_val_split(labels, [s.group for s in samples], val_fraction=args.val_fraction, seed=args.seed)
     train_ds = CellDataset([samples[i] for i in tr], prep, augment=AUGMENTS[args.aug], seed=args.seed)
@@ -497,14 +503,12 @@ def training_operating_point(
     )
 
 
-def stain_target(samples: list[CellSample]) -> dict | None:
-    """The Reinhard target: the mean LAB stats of the distinct training smears."""
+def stain_target(samples: list[CellSample], statistic: str = "moments") -> dict | None:
+    """The stain target: the LAB statistics of the distinct training smears, averaged (``inference.stain``)."""
+    from ..stain import target_of
+
     stats = {s.group: s.stain_stats for s in samples if s.stain_stats}
-    if not stats:
-        return None
-    means = np.array([v["mean"] for v in stats.values()]).mean(0)
-    stds = np.array([v["std"] for v in stats.values()]).mean(0)
-    return {"mean": means.tolist(), "std": stds.tolist()}
+    return target_of(list(stats.values()), statistic) if stats else None
 
 
 if __name__ == "__main__":

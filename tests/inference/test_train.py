@@ -300,3 +300,16 @@ def test_crossval_refuses_a_teacher_for_the_k_fold_protocols():
 
     with pytest.raises(SystemExit, match="only cross-acq"):
         crossval(["idb2", "--teacher", "t.pt"])
+
+
+def test_it_trains_with_a_median_stain_target_and_predicts_with_it(tmp_path):
+    from inference.predict import Predictor
+
+    out = tmp_path / "m.pt"
+    argv = ["--data", "manifest", "--manifest", str(_write_manifest(tmp_path)), "--out", str(out)]
+    assert main([*argv, "--epochs", "1", "--input-size", "32", "--stain", "--stain-statistic", "median"]) == 0
+    stain = load_checkpoint(out).preprocessing.stain
+    assert stain is not None and stain["statistic"] == "median" and len(stain["median"]) == 3
+    crop = cell(1, np.random.default_rng(0))
+    p = Predictor.load(out).predict_crops([crop])  # the crop's own statistics, median included
+    assert p.shape == (1,) and 0 <= p[0] <= 1
