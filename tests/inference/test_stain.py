@@ -51,3 +51,16 @@ def test_a_target_is_the_mean_of_the_smears_statistics_in_its_own_form():
     assert np.allclose(median["median"], np.mean([s["median"] for s in stats], axis=0))
     moments = target_of(stats, "moments")
     assert set(moments) == {"mean", "std"}  # the form every checkpoint before the median had
+
+
+def test_smear_groups_average_each_statistic_by_acquisition_and_diagnosis():
+    from inference.training.stain_groups import group_statistics
+
+    stats = {n: lab_stats(_smear(k, seed=i)) for i, (n, k) in enumerate([("a", 1), ("b", 3), ("c", 15)])}
+    smears = {"a": {"size": "9x9", "label": 0}, "b": {"size": "9x9", "label": 0}, "c": {"size": "9x9", "label": 1}}
+    groups = group_statistics(stats, smears)
+    assert list(groups) == ["9x9 ALL", "9x9 healthy"]
+    assert groups["9x9 healthy"]["smears"] == 2
+    expected = np.round(np.mean([stats["a"]["std"], stats["b"]["std"]], axis=0), 1).tolist()
+    assert groups["9x9 healthy"]["std"] == expected
+    assert groups["9x9 ALL"]["std"][2] > 2 * groups["9x9 healthy"]["std"][2]
