@@ -135,9 +135,9 @@ DISTILL_TEMPERATURE = 2.0  # Hinton et al.'s softening of the teacher's logits; 
 class Distillation:
     """Learn from a larger network's soft outputs as well as the labels (Hinton et al. 2015, knowledge distillation).
 
-    A larger ImageNet network transfers better to other acquisitions than a small one, but costs more per cell
-    than the speed budget allows; its soft outputs on each augmented training batch carry what it learned into
-    the shipped network. The teacher must have trained on the same cells with the same validation smears held
+    A network that transfers better to other acquisitions but costs more per cell than the speed budget allows
+    can pass on what it learned through its soft outputs on each augmented training batch. (EfficientNet-Lite2,
+    the one candidate measured, transfers no better than Lite0: docs/results/transfer.md, sixth pass.) The teacher must have trained on the same cells with the same validation smears held
     out (``load_teacher`` checks), so nothing this run validates or tests on leaks in through it.
     """
 
