@@ -144,6 +144,7 @@ class Distillation:
     teacher: nn.Module
     weight: float = 0.5  # share of the loss that is the teacher's; the rest is the labels'
     temperature: float = DISTILL_TEMPERATURE
+    provenance: dict = field(default_factory=dict)  # the teacher's file, architecture and sha256, for the metrics
 
     def loss(self, x: torch.Tensor, logits: torch.Tensor, hard: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
@@ -174,7 +175,8 @@ def load_teacher(path: str | Path, prep: dict, val_groups: list[str], *, weight:
     teacher = ck.model.fused() if hasattr(ck.model, "fused") else ck.model
     for p in teacher.parameters():
         p.requires_grad_(False)
-    return Distillation(teacher.eval(), weight=weight)
+    provenance = {"path": str(path), "arch": ck.arch, "sha256": ck.sha256, "weight": weight}
+    return Distillation(teacher.eval(), weight=weight, provenance=provenance)
 
 
 @torch.inference_mode()
@@ -438,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
         "n_train": len(tr),
         "n_val": len(va),
         "val_groups": val_groups,
-        "teacher": teacher_provenance(args),
+        "teacher": distill.provenance if distill is not None else None,
         "best_epoch": res.best_epoch,
         "epochs_run": len(res.history),
         "val": res.val_metrics,
@@ -461,16 +463,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(json.dumps({"out": str(args.out), "sha256": digest, "temperature": res.temperature, **metrics}, indent=1))
     return 0
-
-
-def teacher_provenance(args: argparse.Namespace) -> dict | None:
-    """What a distilled model learned from: the teacher's file, architecture, sha256 and the loss share."""
-    if not getattr(args, "teacher", None):
-        return None
-    from ..models import load_checkpoint
-
-    ck = load_checkpoint(args.teacher)
-    return {"path": str(args.teacher), "arch": ck.arch, "sha256": ck.sha256, "weight": args.distill_weight}
 
 
 def training_operating_point(
