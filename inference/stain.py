@@ -35,8 +35,14 @@ def lab_stats(rgb: np.ndarray, *, max_pixels: int = 250_000) -> dict[str, list[f
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise ValueError(f"want (H, W, 3) uint8 RGB, got {rgb.shape} {rgb.dtype}")
     step = max(1, int(np.sqrt(rgb.shape[0] * rgb.shape[1] / max_pixels)))
-    lab = cv2.cvtColor(np.ascontiguousarray(rgb[::step, ::step]), cv2.COLOR_RGB2LAB).reshape(-1, 3)
-    # OpenCV's 8-bit LAB holds integers 0..255: each median comes from the channel's histogram (exact, fast)
+    return pixel_stats(cv2.cvtColor(np.ascontiguousarray(rgb[::step, ::step]), cv2.COLOR_RGB2LAB).reshape(-1, 3))
+
+
+def pixel_stats(lab: np.ndarray) -> dict[str, list[float]]:
+    """Mean, std and median of each channel of (N, 3) uint8 LAB pixels (OpenCV's 8-bit LAB)."""
+    if lab.ndim != 2 or lab.shape[1] != 3 or lab.dtype != np.uint8 or not len(lab):
+        raise ValueError(f"want (N, 3) uint8 LAB pixels, N > 0, got {lab.shape} {lab.dtype}")
+    # 8-bit LAB holds integers 0..255: each median comes from the channel's histogram (exact, fast)
     median = [_histogram_median(np.bincount(lab[:, c], minlength=256)) for c in range(3)]
     values = lab.astype(np.float64)
     return {"mean": values.mean(0).tolist(), "std": np.maximum(values.std(0), 1e-3).tolist(), "median": median}

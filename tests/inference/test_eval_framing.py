@@ -2,9 +2,11 @@
 
 import cv2
 import numpy as np
+import pytest
 
 from inference.stain import lab_stats
-from inference.training.eval_framing import background_stats
+from inference.training.datasets import datasets_root
+from inference.training.eval_framing import _cells, background_stats
 
 
 def _cell_image(radius: int) -> tuple[np.ndarray, np.ndarray]:
@@ -21,6 +23,8 @@ def test_leaving_the_cell_out_recovers_the_fields_colour():
     whole, without = lab_stats(rgb), background_stats(rgb, [contour], rbc_diameter_px=30.0)
     assert abs(whole["mean"][0] - field["mean"][0]) > 20  # the cell drags the image's lightness down
     assert np.allclose(without["mean"], field["mean"], atol=2.0)
+    assert np.allclose(without["median"], field["median"], atol=2.0)  # what a median checkpoint matches
+    assert abs(whole["median"][0] - field["median"][0]) < abs(whole["mean"][0] - field["mean"][0])
     assert without["std"][0] < whole["std"][0] / 3
 
 
@@ -29,3 +33,15 @@ def test_a_cell_that_fills_the_image_falls_back_to_the_whole_image():
     assert background_stats(rgb, [contour], rbc_diameter_px=30.0) == lab_stats(rgb)
     no_cell = background_stats(rgb, [], rbc_diameter_px=30.0)
     assert np.allclose(no_cell["mean"], lab_stats(rgb)["mean"]) and np.allclose(no_cell["std"], lab_stats(rgb)["std"])
+
+
+IDB1 = datasets_root() / "ALL-IDB" / "ALL_IDB1" / "im"
+
+
+@pytest.mark.skipif(not (IDB1.exists() and (datasets_root() / "BCCD").exists()), reason="datasets not available")
+def test_a_held_out_acquisition_keeps_only_its_own_smears_cells():
+    # ALL-IDB1's first 33 fields are 1712x1368, the next ones 2592x1944: of the first 35, two are kept
+    cells = _cells(35, "2592x1944")
+    idb1 = [rgb.shape[:2] for dataset, _, rgb, _ in cells if dataset == "ALL-IDB1"]
+    assert idb1 and set(idb1) == {(1944, 2592)}
+    assert any(dataset == "BCCD test" for dataset, *_ in cells)  # BCCD's test fields are unseen by every model
