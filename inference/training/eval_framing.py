@@ -90,12 +90,14 @@ def _cells(limit: int, acquisition: str | None = None) -> list[tuple[str, int, n
 
 
 def _stats_error(stats: list[dict], field: list[dict]) -> dict:
-    """Mean absolute difference from the field's statistics: LAB means, and log ratios of the stds."""
+    """Mean absolute difference from the field's statistics: LAB means, log ratios of the stds, LAB medians."""
     mean = np.array([np.subtract(s["mean"], f["mean"]) for s, f in zip(stats, field, strict=True)])
     std = np.array([np.log(np.divide(s["std"], f["std"])) for s, f in zip(stats, field, strict=True)])
+    median = np.array([np.subtract(s["median"], f["median"]) for s, f in zip(stats, field, strict=True)])
     return {
         "mean_abs_L_a_b": [round(float(v), 2) for v in np.abs(mean).mean(0)],
         "mean_abs_log_std_ratio_L_a_b": [round(float(v), 3) for v in np.abs(std).mean(0)],
+        "median_abs_L_a_b": [round(float(v), 2) for v in np.abs(median).mean(0)],  # what a median model matches
     }
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from inference.stain import lab_stats
 from inference.training.datasets import datasets_root
-from inference.training.eval_framing import _cells, background_stats
+from inference.training.eval_framing import _cells, _stats_error, background_stats
 
 
 def _cell_image(radius: int) -> tuple[np.ndarray, np.ndarray]:
@@ -45,3 +45,12 @@ def test_a_held_out_acquisition_keeps_only_its_own_smears_cells():
     idb1 = [rgb.shape[:2] for dataset, _, rgb, _ in cells if dataset == "ALL-IDB1"]
     assert idb1 and set(idb1) == {(1944, 2592)}
     assert any(dataset == "BCCD test" for dataset, *_ in cells)  # BCCD's test fields are unseen by every model
+
+
+def test_the_error_against_the_field_covers_means_spreads_and_medians():
+    field = {"mean": [150.0, 130.0, 130.0], "std": [20.0, 5.0, 5.0], "median": [160.0, 129.0, 131.0]}
+    image = {"mean": [110.0, 140.0, 120.0], "std": [40.0, 5.0, 10.0], "median": [150.0, 129.0, 133.0]}
+    err = _stats_error([image, field], [field, field])
+    assert err["mean_abs_L_a_b"] == [20.0, 5.0, 5.0]  # (40 + 0) / 2, ...
+    assert err["mean_abs_log_std_ratio_L_a_b"] == [round(np.log(2) / 2, 3), 0.0, round(np.log(2) / 2, 3)]
+    assert err["median_abs_L_a_b"] == [5.0, 0.0, 1.0]
