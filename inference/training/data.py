@@ -390,7 +390,7 @@ def idb1_cells(*, size: int = 96, cache: bool = True, refresh: bool = False, pro
     from ..io import load_image
     from ..segment import background_colour, crop_cell, find_cells
     from ..types import CellRegion
-    from .datasets import idb1_smears
+    from .datasets import acquisition_of, idb1_smears
 
     crops: dict[str, list] = {k: [] for k in CROP_KINDS}
     rows: dict[str, list] = {k: [] for k in ("label", "smear", "smear_label", "smear_size", "ann_label", "ann_smear")}
@@ -400,7 +400,7 @@ def idb1_cells(*, size: int = 96, cache: bool = True, refresh: bool = False, pro
         seg = find_cells(rgb)
         bg = background_colour(rgb)
         stats[sm.name] = lab_stats(rgb)
-        size_str = f"{rgb.shape[1]}x{rgb.shape[0]}"
+        size_str = acquisition_of(rgb.shape)
         smears[sm.name] = {"label": sm.label, "size": size_str, "n_found": len(seg.cells)}
         for r in seg.cells:
             n_blast, n_other = _inside(r.contour, sm.blasts), _inside(r.contour, sm.others)

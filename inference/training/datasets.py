@@ -52,6 +52,12 @@ class BccdImage:
         return self.path.stem
 
 
+def acquisition_of(shape: tuple[int, ...]) -> str:
+    """An ALL-IDB1 field's acquisition, named by its image size "WxH" (the dataset's two cameras differ in it),
+    from the image's ``shape`` (H, W[, C])."""
+    return f"{shape[1]}x{shape[0]}"
+
+
 def read_xyc(path: Path) -> list[tuple[float, float]]:
     """Centroid file: one ``x y`` pair per line, tab- or space-separated; missing file means none."""
     if not path.exists():

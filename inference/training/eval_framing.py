@@ -41,7 +41,7 @@ from ..predict import Predictor
 from ..segment import find_cells, reframe_cell
 from ..stain import lab_stats, pixel_stats, statistic_of
 from .data import _inside
-from .datasets import bccd_images, idb1_smears
+from .datasets import acquisition_of, bccd_images, idb1_smears
 from .eval_bccd import MARGINS, box_crop
 from .metrics import binary_metrics
 
@@ -74,7 +74,7 @@ def _cells(limit: int, acquisition: str | None = None) -> list[tuple[str, int, n
     out = []
     for sm in idb1_smears()[: limit or None]:
         rgb = load_image(sm.path)
-        if acquisition and f"{rgb.shape[1]}x{rgb.shape[0]}" != acquisition:
+        if acquisition and acquisition_of(rgb.shape) != acquisition:
             continue
         for r in find_cells(rgb).cells:
             if r.touches_border:
@@ -147,7 +147,7 @@ def run(model: str | None, limit: int = 0) -> dict:
         "model_version": predictor.model_version,
         "model_sha256": predictor.checkpoint.sha256,
         "cell_threshold": round(cut, 4),
-        "stain_statistic": statistic_of(predictor.preprocessing.stain or {}),
+        "stain_statistic": statistic_of(predictor.preprocessing.stain) if predictor.preprocessing.stain else None,
         "note": (
             f"ALL-IDB1 rows: the {held_out} smears only, held out from this cross-acq model's training"
             if held_out
