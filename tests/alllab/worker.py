@@ -69,6 +69,7 @@ def worker_process(django_db_setup, django_db_blocker, worker_media, tmp_path_fa
         "MEDIA_ROOT": str(worker_media),
         "ALLLAB_DEVICE": "cpu",
         "DB_CONN_MAX_AGE": "0",
+        "PGAPPNAME": f"alllab-test-worker-{os.getpid()}",
     }
     queues = f"{WEB_TEST_QUEUE},{settings.CELERY_TASK_DEFAULT_QUEUE}"
     cmd = [sys.executable, "-m", "celery", "-A", "alllab", "worker", "--pool", "solo", "--purge", "-Q", queues]

@@ -31,6 +31,7 @@ def start_worker(log_path: Path, media: Path, *, queues: str = FAULT_QUEUE, **en
         "MEDIA_ROOT": str(media),
         "ALLLAB_DEVICE": "cpu",
         "DB_CONN_MAX_AGE": "0",
+        "PGAPPNAME": f"alllab-fault-worker-{os.getpid()}",
         **env_extra,
     }
     cmd = [
